@@ -1,0 +1,39 @@
+"""The search core: pure, deterministic searchers and schedulers (events in, actions out).
+
+No Temporal, torch, I/O, clocks or global randomness in here: the same code runs inside a
+workflow, in unit tests and in the benchmarks.
+"""
+
+from .actions import ACTIONS, Action, Create, Finish, Promote, Stop
+from .factory import ALGORITHMS, MULTI_FIDELITY, build_scheduler
+from .scheduler import Best, Scheduler
+from .searcher import Observation, Searcher
+from .space import CategoricalParam, FloatParam, IntParam, Space, parse_space
+from .state import SchedulerState, TrialRecord
+from .study import Study, Suggestion, create
+
+__all__ = [
+    "ACTIONS",
+    "ALGORITHMS",
+    "MULTI_FIDELITY",
+    "Action",
+    "Best",
+    "CategoricalParam",
+    "Create",
+    "Finish",
+    "FloatParam",
+    "IntParam",
+    "Observation",
+    "Promote",
+    "Scheduler",
+    "SchedulerState",
+    "Searcher",
+    "Space",
+    "Stop",
+    "Study",
+    "Suggestion",
+    "TrialRecord",
+    "build_scheduler",
+    "create",
+    "parse_space",
+]

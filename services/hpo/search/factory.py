@@ -1,0 +1,86 @@
+"""``build_scheduler``: one entry point from the sweep spec's words to a scheduler object.
+
+Options are checked eagerly, so a typo in a spec fails when the sweep is submitted rather
+than hours later inside a workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from .fifo import FIFOScheduler
+from .grid import GridSearcher
+from .random_search import RandomSearcher
+from .scheduler import Scheduler
+from .searcher import Searcher
+from .space import Space, parse_space
+
+ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
+MULTI_FIDELITY = ("asha", "hyperband", "bohb")
+
+
+def _take(options: dict[str, Any], allowed: set[str], algorithm: str) -> dict[str, Any]:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else " (it takes none)"
+        raise ValueError(f"unknown option {unknown[0]!r} for algorithm {algorithm}{hint}")
+    return options
+
+
+def build_searcher(name: str, space: Space, seed: int, options: dict[str, Any], algorithm: str) -> Searcher:
+    if name == "random":
+        _take(options, set(), algorithm)
+        return RandomSearcher(space)
+    if name == "grid":
+        return GridSearcher(space, seed=seed, **_take(options, {"grid_points", "shuffle"}, algorithm))
+    if name == "tpe":
+        from .tpe import TPE_OPTIONS, TPESearcher
+
+        return TPESearcher(space, **_take(options, TPE_OPTIONS, algorithm))
+    raise ValueError(f"searcher is {name!r}, must be one of random, grid, tpe")
+
+
+def build_scheduler(
+    algorithm: str,
+    space: Mapping[str, Any] | Space,
+    *,
+    mode: Literal["min", "max"] = "min",
+    seed: int = 0,
+    num_trials: int | None = None,
+    max_concurrent: int = 1,
+    max_fidelity: int | None = None,
+    min_fidelity: int | None = None,
+    eta: int = 3,
+    **options: Any,
+) -> Scheduler[Any]:
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm is {algorithm!r}, must be one of {', '.join(ALGORITHMS)}")
+    parsed = parse_space(space)
+    common: dict[str, Any] = {
+        "mode": mode,
+        "seed": seed,
+        "num_trials": num_trials,
+        "max_concurrent": max_concurrent,
+    }
+    if algorithm not in MULTI_FIDELITY:
+        for field, value in (("max_fidelity", max_fidelity), ("min_fidelity", min_fidelity)):
+            if value is not None:
+                raise ValueError(f"{field} is only used by {', '.join(MULTI_FIDELITY)}, not {algorithm}")
+        searcher = build_searcher(algorithm, parsed, seed, dict(options), algorithm)
+        return FIFOScheduler(parsed, searcher, algorithm=algorithm, **common)
+
+    from .ladder import Ladder
+
+    ladder = Ladder.build(max_fidelity=max_fidelity, min_fidelity=min_fidelity, eta=eta, algorithm=algorithm)
+    if algorithm == "asha":
+        from .asha import ASHAScheduler
+
+        searcher_name = options.pop("searcher", "random")
+        searcher = build_searcher(searcher_name, parsed, seed, dict(options), algorithm)
+        return ASHAScheduler(parsed, searcher, ladder=ladder, **common)
+    from .hyperband import HyperbandScheduler
+
+    searcher_name = "tpe" if algorithm == "bohb" else "random"
+    searcher = build_searcher(searcher_name, parsed, seed, dict(options), algorithm)
+    return HyperbandScheduler(parsed, searcher, ladder=ladder, algorithm=algorithm, **common)

@@ -1,0 +1,257 @@
+"""The event-driven core shared by every scheduler: events in, actions out.
+
+Subclasses decide *what* the next job is (``_next_job``) and what a result means for a trial
+(``_settle``); this class owns the contract: copy-on-write states, concurrency slots, strict
+event checking, failure handling, and emitting ``Finish`` exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Literal, TypeVar
+
+from .actions import Action, Create, Finish, Promote, Stop
+from .rng import make_rng
+from .searcher import Observation, Searcher
+from .space import Space
+from .state import SchedulerState, TrialRecord
+
+S = TypeVar("S", bound=SchedulerState)
+Job = Create | Promote
+
+
+@dataclass(frozen=True)
+class Best:
+    trial_id: str
+    params: dict[str, Any]
+    value: float
+    rung: int
+
+
+class Scheduler(ABC, Generic[S]):
+    algorithm: ClassVar[str]
+    state_model: ClassVar[type[SchedulerState]] = SchedulerState
+
+    def __init__(
+        self,
+        space: Space,
+        searcher: Searcher,
+        *,
+        mode: Literal["min", "max"] = "min",
+        seed: int = 0,
+        num_trials: int | None = None,
+        max_concurrent: int = 1,
+    ) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode is {mode!r}, must be 'min' or 'max'")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}")  # noqa: TRY004
+        if num_trials is not None and (isinstance(num_trials, bool) or not isinstance(num_trials, int)):
+            raise ValueError(f"num_trials must be an integer, got {num_trials!r}")
+        if num_trials is not None and num_trials < 1:
+            raise ValueError(f"num_trials is {num_trials}, must be >= 1")
+        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
+            raise ValueError(f"max_concurrent must be an integer, got {max_concurrent!r}")  # noqa: TRY004
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent is {max_concurrent}, must be >= 1")
+        self.space = space
+        self.searcher = searcher
+        self.mode = mode
+        self.seed = seed
+        self.num_trials = num_trials
+        self.max_concurrent = max_concurrent
+        #: Pull mode (the ask/tell facade): jobs are only issued by ``_request``, never on events.
+        self.pull = False
+
+    # ---- configuration identity -------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        return {
+            "algorithm": self.algorithm,
+            "space": self.space.to_dict(),
+            "searcher": self.searcher.config(),
+            "mode": self.mode,
+            "seed": self.seed,
+            "num_trials": self.num_trials,
+            "max_concurrent": self.max_concurrent,
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    # ---- public contract --------------------------------------------------------------
+    def new_state(self) -> S:
+        return self.state_model(fingerprint=self.fingerprint)  # type: ignore[return-value]
+
+    def load_state(self, data: str | bytes | dict[str, Any] | SchedulerState) -> S:
+        if isinstance(data, SchedulerState):
+            data = data.model_dump(mode="json")
+        if isinstance(data, (str, bytes)):
+            state = self.state_model.model_validate_json(data)
+        else:
+            state = self.state_model.model_validate(data)
+        if state.fingerprint != self.fingerprint:
+            raise ValueError(
+                f"state fingerprint {state.fingerprint} does not match this {self.algorithm} "
+                f"scheduler ({self.fingerprint}): it was made with a different configuration"
+            )
+        return state  # type: ignore[return-value]
+
+    def initial_actions(self, state: S) -> tuple[S, list[Action]]:
+        state = self._copy(state)
+        if state.started:
+            raise ValueError("initial_actions was already called for this state")
+        state.started = True
+        return state, self._fill(state, self.max_concurrent)
+
+    def on_result(self, state: S, trial_id: str, rung: int, value: float) -> tuple[S, list[Action]]:
+        state = self._copy(state)
+        record = self._running(state, trial_id, rung)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"value for {trial_id} must be a number, got {value!r}")  # noqa: TRY004
+        if not math.isfinite(value):
+            # A diverged trial (nan/inf) ranks nowhere; JSON could not carry it either.
+            return self._fail(state, trial_id, record, f"objective value is {value}")
+        record.values[rung] = float(value)
+        actions: list[Action] = list(self._settle(state, trial_id, record))
+        return state, actions + self._fill(state, self.max_concurrent)
+
+    def on_failure(self, state: S, trial_id: str, reason: str) -> tuple[S, list[Action]]:
+        state = self._copy(state)
+        record = self._running(state, trial_id, None)
+        return self._fail(state, trial_id, record, reason)
+
+    def best(self, state: SchedulerState) -> Best | None:
+        """Best value at the highest rung any trial reached (full fidelity once one gets there)."""
+        scored = [(rung, tid, rec) for tid, rec in state.trials.items() for rung in rec.values]
+        if not scored:
+            return None
+        top = max(rung for rung, _, _ in scored)
+        candidates = [(self.loss(rec.values[top]), tid) for rung, tid, rec in scored if rung == top]
+        _, tid = min(candidates)
+        rec = state.trials[tid]
+        return Best(tid, dict(rec.params), rec.values[top], top)
+
+    def loss(self, value: float) -> float:
+        return -value if self.mode == "max" else value
+
+    # ---- pull mode, for the ask/tell facade ---------------------------------------------
+    def _request(self, state: S) -> tuple[S, list[Action]]:
+        """One more job regardless of ``max_concurrent`` (the caller controls parallelism)."""
+        state = self._copy(state)
+        if not state.started:
+            state.started = True
+        if state.finished:
+            return state, []
+        job = self._next_job(state)
+        if job is not None:
+            return state, [job]
+        return state, self._finish_if_idle(state)
+
+    # ---- subclass hooks ----------------------------------------------------------------
+    @abstractmethod
+    def _next_job(self, state: S) -> Job | None:
+        """Issue (and record in ``state``) the next Create or Promote, or None if there is none now."""
+
+    @abstractmethod
+    def _settle(self, state: S, trial_id: str, record: TrialRecord) -> Iterable[Action]:
+        """A result was recorded at ``record.rung``: mark the trial paused or completed."""
+
+    def _on_failed(self, state: S, trial_id: str, record: TrialRecord) -> Iterable[Action]:
+        """A trial failed; subclasses with rung bookkeeping react here."""
+        return ()
+
+    # ---- helpers for subclasses --------------------------------------------------------
+    def _propose(self, state: S, observations: list[Observation] | None = None) -> dict[str, Any] | None:
+        """Ask the searcher for the next configuration, drawing one fresh RNG from the counter."""
+        if observations is None and self.searcher.wants_observations:
+            observations = self._observations(state)
+        pending = [rec.params for rec in state.trials.values() if rec.status == "running"]
+        rng = make_rng(self.seed, "propose", state.draws)
+        state.draws += 1
+        params = self.searcher.suggest(rng, len(state.trials), observations or [], pending)
+        if params is not None and not self.space.contains(params):
+            raise AssertionError(f"{self.searcher.name} proposed {params!r} outside the space")
+        return params
+
+    def _observations(self, state: S) -> list[Observation]:
+        """Observations at the highest rung of the ladder (full fidelity for FIFO)."""
+        return [
+            Observation(rec.params, self.loss(rec.values[rec.rung]))
+            for rec in state.trials.values()
+            if rec.status != "failed" and rec.rung in rec.values
+        ]
+
+    def _new_trial(
+        self, state: S, params: dict[str, Any], rung: int, fidelity: int | None, bracket: int | None = None
+    ) -> Create:
+        trial_id = f"t{len(state.trials):04d}"
+        state.trials[trial_id] = TrialRecord(params=params, rung=rung, bracket=bracket)
+        return Create(trial_id=trial_id, params=params, rung=rung, fidelity=fidelity)
+
+    def _promote(self, state: S, trial_id: str, rung: int, fidelity: int | None) -> Promote:
+        record = state.trials[trial_id]
+        record.status = "running"
+        record.rung = rung
+        return Promote(trial_id=trial_id, rung=rung, fidelity=fidelity)
+
+    # ---- internals ---------------------------------------------------------------------
+    def _copy(self, state: S) -> S:
+        if not isinstance(state, self.state_model):
+            raise TypeError(f"expected {self.state_model.__name__}, got {type(state).__name__}")
+        if state.fingerprint != self.fingerprint:
+            raise ValueError("state belongs to a scheduler with a different configuration")
+        # Copy-on-write: callers may keep the old state (replay, tests) and it must not change.
+        return state.model_copy(deep=True)
+
+    def _running(self, state: S, trial_id: str, rung: int | None) -> TrialRecord:
+        if state.finished:
+            raise ValueError(f"the sweep has finished; unexpected event for {trial_id}")
+        record = state.trials.get(trial_id)
+        if record is None:
+            raise ValueError(f"unknown trial {trial_id!r}")
+        if record.status != "running":
+            raise ValueError(f"trial {trial_id} is {record.status}, not running")
+        if rung is not None and rung != record.rung:
+            raise ValueError(f"trial {trial_id} is running rung {record.rung}, got a result for rung {rung}")
+        return record
+
+    def _fail(self, state: S, trial_id: str, record: TrialRecord, reason: str) -> tuple[S, list[Action]]:
+        record.status = "failed"
+        record.error = reason
+        actions: list[Action] = list(self._on_failed(state, trial_id, record))
+        return state, actions + self._fill(state, self.max_concurrent)
+
+    def _active(self, state: S) -> int:
+        return sum(1 for rec in state.trials.values() if rec.status == "running")
+
+    def _fill(self, state: S, limit: int) -> list[Action]:
+        if self.pull:
+            return []
+        actions: list[Action] = []
+        while self._active(state) < limit:
+            job = self._next_job(state)
+            if job is None:
+                break
+            actions.append(job)
+        return actions + self._finish_if_idle(state)
+
+    def _finish_if_idle(self, state: S) -> list[Action]:
+        # Called right after _next_job declined: with nothing running no event can ever
+        # arrive to change its mind, so the sweep is over.
+        if state.finished or self._active(state) > 0:
+            return []
+        actions: list[Action] = []
+        for trial_id, rec in state.trials.items():
+            if rec.status == "paused":
+                rec.status = "stopped"
+                actions.append(Stop(trial_id=trial_id, reason="sweep finished"))
+        state.finished = True
+        actions.append(Finish())
+        return actions

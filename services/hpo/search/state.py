@@ -1,0 +1,40 @@
+"""What a scheduler remembers, as pydantic models that round-trip through JSON.
+
+Everything a decision depends on is here, the RNG included (as a draw counter, see rng.py),
+so a restored state continues exactly like the original: across Continue-As-New, replay,
+or a process restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TrialStatus = Literal["running", "paused", "completed", "failed", "stopped"]
+
+
+class TrialRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any]
+    #: running: a Create/Promote is outstanding; paused: has a result at ``rung`` and may be
+    #: promoted; completed: reached the top rung; failed; stopped: will never run again.
+    status: TrialStatus = "running"
+    rung: int = 0
+    #: Raw objective values as reported, by rung (the scheduler applies the mode when ranking).
+    values: dict[int, float] = Field(default_factory=dict)
+    bracket: int | None = None
+    error: str | None = None
+
+
+class SchedulerState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: sha256 of the scheduler's configuration: a state is only valid for the scheduler that made it.
+    fingerprint: str
+    started: bool = False
+    finished: bool = False
+    #: Number of random draws so far: the RNG's whole state.
+    draws: int = 0
+    trials: dict[str, TrialRecord] = Field(default_factory=dict)

@@ -1,0 +1,83 @@
+"""The ask/tell facade: drive any algorithm from your own loop (benchmarks, notebooks).
+
+It is a thin shell over the same scheduler and state the workflow uses, in pull mode: each
+``ask`` issues at most one job, so parallelism is simply how many asks you leave untold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .actions import Create, Finish, Promote
+from .factory import build_scheduler
+from .scheduler import Scheduler
+from .space import Space
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    trial_id: str
+    params: dict[str, Any]
+    #: Train (or continue training) this trial up to this many units; None: full training.
+    fidelity: int | None
+    rung: int = 0
+    #: True when this continues an earlier trial from its checkpoint.
+    resumed: bool = False
+
+
+class Study:
+    def __init__(self, scheduler: Scheduler[Any]) -> None:
+        self.scheduler = scheduler
+        scheduler.pull = True
+        self.state = scheduler.new_state()
+        self._running: dict[str, int] = {}
+
+    @property
+    def finished(self) -> bool:
+        return self.state.finished
+
+    def ask(self) -> Suggestion | None:
+        """The next job, or None: either finished, or waiting for results of running trials."""
+        self.state, actions = self.scheduler._request(self.state)
+        for action in actions:
+            if isinstance(action, Create):
+                self._running[action.trial_id] = action.rung
+                return Suggestion(action.trial_id, dict(action.params), action.fidelity, action.rung)
+            if isinstance(action, Promote):
+                self._running[action.trial_id] = action.rung
+                params = dict(self.state.trials[action.trial_id].params)
+                return Suggestion(action.trial_id, params, action.fidelity, action.rung, resumed=True)
+            if isinstance(action, Finish):
+                return None
+        return None
+
+    def tell(self, trial_id: str, value: float) -> None:
+        rung = self._pop(trial_id)
+        self.state, _ = self.scheduler.on_result(self.state, trial_id, rung, value)
+
+    def tell_failure(self, trial_id: str, reason: str = "failed") -> None:
+        self._pop(trial_id)
+        self.state, _ = self.scheduler.on_failure(self.state, trial_id, reason)
+
+    @property
+    def best(self) -> tuple[dict[str, Any], float] | None:
+        best = self.scheduler.best(self.state)
+        return None if best is None else (best.params, best.value)
+
+    def _pop(self, trial_id: str) -> int:
+        if trial_id not in self._running:
+            raise ValueError(f"trial {trial_id!r} was not asked, or was already told")
+        return self._running.pop(trial_id)
+
+
+def create(
+    algorithm: str,
+    space: Mapping[str, Any] | Space,
+    mode: Literal["min", "max"] = "min",
+    seed: int = 0,
+    **options: Any,
+) -> Study:
+    """``hpo.search.create("tpe", space, mode="min", seed=0, num_trials=100)``."""
+    return Study(build_scheduler(algorithm, space, mode=mode, seed=seed, **options))
