@@ -82,5 +82,8 @@ def build_scheduler(
     from .hyperband import HyperbandScheduler
 
     searcher_name = "tpe" if algorithm == "bohb" else "random"
+    if algorithm == "bohb":
+        # Falkner et al. keep a third of BOHB's proposals uniformly random, for its guarantees.
+        options.setdefault("random_fraction", 1 / 3)
     searcher = build_searcher(searcher_name, parsed, seed, dict(options), algorithm)
     return HyperbandScheduler(parsed, searcher, ladder=ladder, algorithm=algorithm, **common)

@@ -21,7 +21,7 @@ class FIFOScheduler(Scheduler[SchedulerState]):
         caps = [c for c in (self.num_trials, self.searcher.capacity()) if c is not None]
         return min(caps) if caps else None
 
-    def _next_job(self, state: SchedulerState) -> Job | None:
+    def _next_job(self, state: SchedulerState, side: list[Action]) -> Job | None:
         limit = self._limit()
         if limit is not None and len(state.trials) >= limit:
             return None

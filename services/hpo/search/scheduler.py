@@ -149,15 +149,19 @@ class Scheduler(ABC, Generic[S]):
             state.started = True
         if state.finished:
             return state, []
-        job = self._next_job(state)
+        actions: list[Action] = []
+        job = self._next_job(state, actions)
         if job is not None:
-            return state, [job]
-        return state, self._finish_if_idle(state)
+            return state, [*actions, job]
+        return state, actions + self._finish_if_idle(state)
 
     # ---- subclass hooks ----------------------------------------------------------------
     @abstractmethod
-    def _next_job(self, state: S) -> Job | None:
-        """Issue (and record in ``state``) the next Create or Promote, or None if there is none now."""
+    def _next_job(self, state: S, side: list[Action]) -> Job | None:
+        """Issue (and record in ``state``) the next Create or Promote, or None if there is none now.
+
+        Decisions taken on the way (a Stop for a trial that lost its chance) go to ``side``.
+        """
 
     @abstractmethod
     def _settle(self, state: S, trial_id: str, record: TrialRecord) -> Iterable[Action]:
@@ -187,6 +191,24 @@ class Scheduler(ABC, Generic[S]):
             for rec in state.trials.values()
             if rec.status != "failed" and rec.rung in rec.values
         ]
+
+    def _rung_observations(self, state: S) -> list[Observation]:
+        """BOHB's rule: model the highest rung that has enough results for the searcher.
+
+        Low rungs have many, noisy results; high rungs few, faithful ones. The searcher's own
+        startup threshold says how many are "enough".
+        """
+        by_rung: dict[int, list[Observation]] = {}
+        for rec in state.trials.values():
+            for rung, value in rec.values.items():
+                by_rung.setdefault(rung, []).append(Observation(rec.params, self.loss(value)))
+        if not by_rung:
+            return []
+        needed = self.searcher.min_observations
+        for rung in sorted(by_rung, reverse=True):
+            if len(by_rung[rung]) >= needed:
+                return by_rung[rung]
+        return by_rung[min(by_rung)]
 
     def _new_trial(
         self, state: S, params: dict[str, Any], rung: int, fidelity: int | None, bracket: int | None = None
@@ -236,7 +258,7 @@ class Scheduler(ABC, Generic[S]):
             return []
         actions: list[Action] = []
         while self._active(state) < limit:
-            job = self._next_job(state)
+            job = self._next_job(state, actions)
             if job is None:
                 break
             actions.append(job)

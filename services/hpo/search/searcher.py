@@ -48,6 +48,11 @@ class Searcher(ABC):
         return {"name": self.name}
 
     @property
+    def min_observations(self) -> int:
+        """How many observations the searcher needs before its model kicks in."""
+        return 0
+
+    @property
     def wants_observations(self) -> bool:
         """Model-based searchers need history; random and grid do not (saves work per proposal)."""
         return False
