@@ -1,0 +1,1 @@
+"""Temporal activities: all non-determinism (files, S3, torch) lives here."""

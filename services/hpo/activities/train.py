@@ -1,0 +1,121 @@
+"""Training activity: resumable, checkpointing, heartbeating.
+
+On a retry it resumes from the checkpoint named in the last heartbeat or, failing
+that, from the newest complete manifest in storage; a corrupt checkpoint is skipped
+(with a warning) in favour of the one before it, never silently loaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors
+from hpo.activities.snapshot import load_split
+from hpo.messages import TrainRequest, TrainResult
+from hpo.storage.checkpoints import CorruptCheckpoint, step_of, trial_prefix
+from hpo.tasks import text_classification as tc
+
+
+def _heartbeat_checkpoint() -> str | None:
+    details = activity.info().heartbeat_details
+    if details and isinstance(details[0], dict):
+        return details[0].get("checkpoint_key")
+    return None
+
+
+class TrainingActivities(ActivityBase):
+    @activity.defn(name="train_trial")
+    @fail_fast_on_permanent_errors
+    def train_trial(self, request: TrainRequest) -> TrainResult:
+        started = time.monotonic()
+        trial = trial_prefix(request.sweep_id, request.trial_id)
+        model_path = tc.resolve_model_path(request.model.source)
+        hp = tc.Hyperparameters.from_params(request.params)
+        layers = tc.effective_layers(model_path, request.model.num_hidden_layers, hp.layers)
+        data = load_split(self.store, request.snapshot, "train")
+        run = tc.TrainingRun.create(
+            model_path, layers, len(request.snapshot.label_names), hp, request.seed, request.total_steps
+        )
+        scratch = Path(tempfile.mkdtemp(dir=_ensure(self.settings.cache_dir)))
+        try:
+            return self._train(request, run, trial, scratch, started)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _train(
+        self, request: TrainRequest, run: tc.TrainingRun, trial: str, scratch: Path, started: float
+    ) -> TrainResult:
+        last_key = self._restore(run, trial, request.target_step, scratch)
+        resumed_from = run.state.step
+        if resumed_from:
+            activity.logger.info("trial %s resumes from step %d (%s)", request.trial_id, resumed_from, last_key)
+
+        def on_step(step: int, loss: float) -> None:
+            nonlocal last_key
+            if step % request.checkpoint_every == 0 or step == request.target_step:
+                last_key = self._checkpoint(run, trial, request, scratch)
+            activity.heartbeat({"step": step, "checkpoint_key": last_key})
+            if activity.is_worker_shutdown():
+                # Graceful stop (SIGTERM, scale-in): keep the work done so far, let another worker resume.
+                if last_key is None or step_of(last_key) != step:
+                    last_key = self._checkpoint(run, trial, request, scratch)
+                    activity.heartbeat({"step": step, "checkpoint_key": last_key})
+                raise ApplicationError(f"worker shutting down at step {step}; checkpoint saved", type="WorkerShutdown")
+
+        run.train_until(data, request.target_step, on_step)
+        if last_key is None or step_of(last_key) != run.state.step:
+            last_key = self._checkpoint(run, trial, request, scratch)
+        return TrainResult(
+            step=run.state.step,
+            checkpoint_key=last_key,
+            final_loss=run.state.losses[-1] if run.state.losses else float("nan"),
+            resumed_from_step=resumed_from,
+            train_seconds=time.monotonic() - started,
+            examples_seen=(run.state.step - resumed_from) * run.hp.batch_size,
+        )
+
+    def _checkpoint(self, run: tc.TrainingRun, trial: str, request: TrainRequest, scratch: Path) -> str:
+        local = scratch / f"step-{run.state.step}"
+        try:
+            return self.checkpoints.save(trial, run.state.step, run.save(local), _meta(request))
+        finally:
+            shutil.rmtree(local, ignore_errors=True)
+
+    def _restore(self, run: tc.TrainingRun, trial: str, target_step: int, scratch: Path) -> str | None:
+        """Load the best available checkpoint into `run`; returns its manifest key."""
+        candidates = list(reversed(self.checkpoints.manifests(trial)))
+        from_heartbeat = _heartbeat_checkpoint()
+        if from_heartbeat:
+            candidates = [from_heartbeat] + [key for key in candidates if key != from_heartbeat]
+        for key in candidates:
+            if step_of(key) > target_step:
+                continue
+            try:
+                files, _ = self.checkpoints.load(key, scratch / "restore")
+            except CorruptCheckpoint as error:
+                activity.logger.warning("skipping checkpoint: %s", error)
+                continue
+            run.restore(files)
+            return key
+        return None
+
+
+def _meta(request: TrainRequest) -> dict[str, Any]:
+    return {
+        "trial_id": request.trial_id,
+        "params": request.params,
+        "label_names": request.snapshot.label_names,
+        "snapshot": request.snapshot.key,
+    }
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

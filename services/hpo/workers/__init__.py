@@ -1,0 +1,1 @@
+"""Worker processes: the training queue (GPU pool) and the sweep queue (CPU)."""

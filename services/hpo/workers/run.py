@@ -1,0 +1,35 @@
+"""Run a worker until SIGINT/SIGTERM, then shut down gracefully.
+
+On SIGTERM (pod eviction, scale-in) the worker stops polling and running training
+activities see `is_worker_shutdown()`: they checkpoint and fail retryably, so another
+worker resumes them from that step instead of from the last interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+log = logging.getLogger("hpo.worker")
+
+
+async def run_until_signalled(worker: Worker, name: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    task = asyncio.create_task(worker.run())
+    log.info("%s worker polling %s", name, worker.task_queue)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        log.info("%s worker shutting down", name)
+        await worker.shutdown()
+    await task
+
+
+GRACEFUL_SHUTDOWN = timedelta(minutes=4)

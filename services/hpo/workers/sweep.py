@@ -1,0 +1,35 @@
+"""Sweep worker: the workflows and the evaluation activity on the sweep queue (CPU)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.worker import Worker
+
+from hpo.activities.evaluate import EvaluationActivities
+from hpo.settings import Settings
+from hpo.workers.connect import connect
+from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled
+from hpo.workflows.predict import PredictWorkflow
+from hpo.workflows.sweep import SweepWorkflow
+from hpo.workflows.trial import TrialWorkflow
+
+WORKFLOWS = [SweepWorkflow, TrialWorkflow, PredictWorkflow]
+
+
+async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> None:
+    import torch
+
+    # Evaluation shares the machine with training: keep it to one intra-op thread.
+    torch.set_num_threads(1)
+    client = await connect(settings, settings.metrics_port)
+    worker = Worker(
+        client,
+        task_queue=settings.sweep_queue,
+        workflows=WORKFLOWS,
+        activities=[EvaluationActivities(settings).evaluate_trial],
+        activity_executor=ThreadPoolExecutor(max_workers=eval_concurrency),
+        max_concurrent_activities=eval_concurrency,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+    await run_until_signalled(worker, "sweep")

@@ -1,0 +1,78 @@
+"""Training worker: snapshot, train and infer activities on the training queue.
+
+Each activity runs in its own spawned process: torch's global RNG, thread pool and
+memory are per trial, so concurrent trials stay bit-for-bit reproducible, and a crash
+in one trial cannot take the others down.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing.managers import SyncManager
+
+from temporalio.worker import SharedStateManager, Worker
+
+from hpo.activities.infer import InferenceActivities
+from hpo.activities.snapshot import SnapshotActivities
+from hpo.activities.train import TrainingActivities
+from hpo.settings import Settings
+from hpo.workers.connect import connect
+from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # If the worker is SIGKILLed, its trial processes must die with it, not train on as orphans.
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _init_trial_process(threads: int) -> None:
+    _die_with_parent()
+    # SIGINT goes to the whole process group on Ctrl-C: let the parent decide how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def default_threads(concurrency: int) -> int:
+    return max(1, (os.cpu_count() or 1) // concurrency)
+
+
+async def run_training_worker(settings: Settings, concurrency: int, threads: int | None = None) -> None:
+    context = multiprocessing.get_context("spawn")
+    manager = SyncManager(ctx=context)
+    manager.start(initializer=_die_with_parent)
+    executor = ProcessPoolExecutor(
+        max_workers=concurrency,
+        mp_context=context,
+        initializer=_init_trial_process,
+        initargs=(threads or default_threads(concurrency),),
+    )
+    client = await connect(settings, settings.metrics_port)
+    worker = Worker(
+        client,
+        task_queue=settings.training_queue,
+        activities=[
+            SnapshotActivities(settings).ensure_snapshot,
+            TrainingActivities(settings).train_trial,
+            InferenceActivities(settings).predict_texts,
+        ],
+        activity_executor=executor,
+        shared_state_manager=SharedStateManager.create_from_multiprocessing(manager),
+        max_concurrent_activities=concurrency,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
+    try:
+        await run_until_signalled(worker, "training")
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+        manager.shutdown()

@@ -1,0 +1,1 @@
+"""Temporal workflows: thin, deterministic orchestration (no torch, boto3 or numpy)."""

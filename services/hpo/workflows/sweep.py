@@ -1,0 +1,152 @@
+"""SweepWorkflow: the search core decides, trials run as child workflows.
+
+The workflow keeps only orchestration state: the scheduler's own state (RNG included)
+is a pydantic model, so the whole sweep is replay-safe by construction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+from temporalio.exceptions import ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from hpo.messages import SweepRequest, SweepStatus, TrialRequest, TrialResult
+    from hpo.search import Create, Finish, Promote, Stop, build_scheduler
+    from hpo.spec import MULTI_FIDELITY, SweepSpec
+
+
+def make_scheduler(spec: SweepSpec) -> Any:
+    multi_fidelity = spec.algorithm.name in MULTI_FIDELITY
+    return build_scheduler(
+        spec.algorithm.name,
+        spec.space,
+        mode=spec.objective.mode,
+        seed=spec.seed,
+        num_trials=spec.trials,
+        max_concurrent=spec.max_concurrent,
+        max_fidelity=spec.training.max_steps if multi_fidelity else None,
+        min_fidelity=spec.algorithm.min_fidelity if multi_fidelity else None,
+        eta=spec.algorithm.eta,
+        **spec.algorithm.options,
+    )
+
+
+def best_trial(trials: list[TrialResult], mode: str) -> TrialResult | None:
+    scored = [trial for trial in trials if trial.objective is not None]
+    if not scored:
+        return None
+    pick = max if mode == "max" else min
+    return pick(scored, key=lambda trial: trial.objective)  # type: ignore[arg-type, return-value]
+
+
+@workflow.defn(name="SweepWorkflow")
+class SweepWorkflow:
+    def __init__(self) -> None:
+        self._request: SweepRequest | None = None
+        self._trials: dict[str, TrialResult] = {}
+        self._completed = False
+
+    @workflow.run
+    async def run(self, request: SweepRequest) -> SweepStatus:
+        self._request = request
+        scheduler = make_scheduler(request.spec)
+        state, actions = scheduler.initial_actions(scheduler.new_state())
+        running: dict[asyncio.Task[TrialResult], tuple[str, int]] = {}
+        finished = False
+        while True:
+            for action in actions:
+                if isinstance(action, Create):
+                    self._trials[action.trial_id] = TrialResult(
+                        trial_id=action.trial_id, params=action.params, status="running", rung=action.rung
+                    )
+                    running[self._start(action.trial_id, action.rung, action.fidelity)] = (
+                        action.trial_id,
+                        action.rung,
+                    )
+                elif isinstance(action, Promote):
+                    self._trials[action.trial_id].status = "running"
+                    running[self._start(action.trial_id, action.rung, action.fidelity)] = (
+                        action.trial_id,
+                        action.rung,
+                    )
+                elif isinstance(action, Stop):
+                    self._trials[action.trial_id].status = "stopped"
+                elif isinstance(action, Finish):
+                    finished = True
+            if not running:
+                # Finish, or a scheduler with nothing left to issue: either way the sweep is over.
+                break
+            done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+            actions = []
+            for task in done:
+                trial_id, rung = running.pop(task)
+                result = self._collect(task, trial_id, rung)
+                self._trials[trial_id] = result
+                if result.status == "completed" and result.objective is not None:
+                    state, new = scheduler.on_result(state, trial_id, rung, result.objective)
+                else:
+                    state, new = scheduler.on_failure(state, trial_id, result.error or "failed")
+                actions.extend(new)
+        if not finished:
+            workflow.logger.warning("scheduler issued no Finish; ending sweep with nothing running")
+        self._completed = True
+        return self._status()
+
+    def _start(self, trial_id: str, rung: int, fidelity: int | None) -> asyncio.Task[TrialResult]:
+        assert self._request is not None
+        request = self._request
+        trial = self._trials[trial_id]
+        return asyncio.ensure_future(
+            workflow.execute_child_workflow(
+                "TrialWorkflow",
+                TrialRequest(
+                    sweep_id=request.sweep_id,
+                    trial_id=trial_id,
+                    spec=request.spec,
+                    params=trial.params,
+                    rung=rung,
+                    fidelity=fidelity,
+                    queues=request.queues,
+                ),
+                id=f"{request.sweep_id}.{trial_id}.r{rung}",
+                result_type=TrialResult,
+                task_queue=request.queues.sweep,
+            )
+        )
+
+    def _collect(self, task: asyncio.Task[TrialResult], trial_id: str, rung: int) -> TrialResult:
+        try:
+            return task.result()
+        except ChildWorkflowError as error:
+            previous = self._trials[trial_id]
+            return previous.model_copy(
+                update={"status": "failed", "rung": rung, "error": str(error.cause or error)}
+            )
+
+    @workflow.query(name="status")
+    def status(self) -> SweepStatus:
+        return self._status()
+
+    @workflow.query(name="leaderboard")
+    def leaderboard(self) -> SweepStatus:
+        return self._status()
+
+    def _status(self) -> SweepStatus:
+        assert self._request is not None
+        spec = self._request.spec
+        trials = sorted(self._trials.values(), key=lambda trial: trial.trial_id)
+        best = best_trial(trials, spec.objective.mode)
+        return SweepStatus(
+            sweep_id=self._request.sweep_id,
+            name=spec.name,
+            spec=spec,
+            state="completed" if self._completed else "running",
+            objective_metric=spec.objective.metric,
+            mode=spec.objective.mode,
+            trials=trials,
+            best_trial_id=best.trial_id if best else None,
+            train_seconds=sum(trial.train.train_seconds for trial in trials if trial.train),
+        )
