@@ -169,15 +169,18 @@ def _fit_dimension(
     if bandwidth == "scott":
         sigmas = _scott(xs, span, min_bandwidth, d)
     else:
-        sigmas = _neighbour(xs, lo, hi, n)
+        sigmas = _neighbour(xs, lo, hi, n, min_bandwidth)
     mus = [*xs, 0.5 * (lo + hi)]
     sigmas = [*sigmas, span]
     log_norms = [log_normal_mass((lo - mu) / s, (hi - mu) / s) for mu, s in zip(mus, sigmas, strict=True)]
     return Dimension(param, lo, hi, mus, sigmas, log_norms)
 
 
-def _neighbour(xs: list[float], lo: float, hi: float, n: int) -> list[float]:
-    """Optuna's rule: the wider gap to a neighbour, clipped to [span / min(100, n + 2), span]."""
+def _neighbour(xs: list[float], lo: float, hi: float, n: int, min_bandwidth: float) -> list[float]:
+    """Optuna's rule: the wider gap to a neighbour, clipped to [span / min(100, n + 2), span].
+
+    ``min_bandwidth`` < 0 keeps Optuna's "magic clip"; otherwise the floor is that fraction of the span.
+    """
     if not xs:
         return []
     span = hi - lo
@@ -187,7 +190,7 @@ def _neighbour(xs: list[float], lo: float, hi: float, n: int) -> list[float]:
     if n >= 2:
         sig[0] = ext[2] - ext[1]
         sig[-1] = ext[-2] - ext[-3]
-    floor = span / min(100.0, 2.0 + n)
+    floor = span / min(100.0, 2.0 + n) if min_bandwidth < 0 else span * min_bandwidth
     out = [0.0] * n
     for rank, i in enumerate(order):
         out[i] = min(max(sig[rank], floor), span)

@@ -37,6 +37,8 @@ TPE_OPTIONS = {
     "bandwidth",
     "min_bandwidth",
     "random_fraction",
+    "good_weights",
+    "bad_bandwidth_clip",
 }
 _BANDWIDTHS = ("scott", "neighbour")
 
@@ -80,8 +82,10 @@ class TPESearcher(Searcher):
         multivariate: bool = True,
         constant_liar: bool = True,
         bandwidth: str = "scott",
-        min_bandwidth: float = 0.005,
+        min_bandwidth: float | None = 0.005,
         random_fraction: float = 0.0,
+        good_weights: str = "uniform",
+        bad_bandwidth_clip: bool = True,
     ) -> None:
         super().__init__(space)
         self.n_startup_trials = _check("n_startup_trials", n_startup_trials, int, 1)
@@ -96,8 +100,13 @@ class TPESearcher(Searcher):
         if bandwidth not in _BANDWIDTHS:
             raise ValueError(f"bandwidth is {bandwidth!r}, must be one of {', '.join(_BANDWIDTHS)}")
         self.bandwidth = bandwidth
-        self.min_bandwidth = _check("min_bandwidth", min_bandwidth, float, 0.0, 1.0)
+        # None: Optuna's "magic clip", a floor of span / min(100, n + 2).
+        self.min_bandwidth = (
+            None if min_bandwidth is None else _check("min_bandwidth", min_bandwidth, float, 0.0, 1.0)
+        )
         self.random_fraction = _check("random_fraction", random_fraction, float, 0.0, 1.0)
+        self.good_weights = good_weights
+        self.bad_bandwidth_clip = bad_bandwidth_clip
 
     def config(self) -> dict[str, Any]:
         return {
@@ -112,7 +121,13 @@ class TPESearcher(Searcher):
             "bandwidth": self.bandwidth,
             "min_bandwidth": self.min_bandwidth,
             "random_fraction": self.random_fraction,
+            "good_weights": self.good_weights,
+            "bad_bandwidth_clip": self.bad_bandwidth_clip,
         }
+
+    @property
+    def _floor(self) -> float:
+        return -1.0 if self.min_bandwidth is None else self.min_bandwidth
 
     @property
     def wants_observations(self) -> bool:
@@ -146,7 +161,11 @@ class TPESearcher(Searcher):
         bad = [_encode(params, observations[i].params) for i in bad_idx]
         if self.constant_liar:
             bad += [_encode(params, p) for p in pending]
-        good_w = [1.0] * len(good)
+        if self.good_weights == "rank":
+            rank = {i: r for r, i in enumerate(ranked[:n_good])}
+            good_w = [float(n_good - rank[i]) for i in good_idx]
+        else:
+            good_w = [1.0] * len(good)
         bad_w = ramp_weights(len(bad))
         if self.multivariate:
             x = self._propose(params, good, good_w, bad, bad_w, rng)
@@ -165,9 +184,18 @@ class TPESearcher(Searcher):
         bad_w: list[float],
         rng: random.Random,
     ) -> list[float]:
-        kw = {"prior_weight": self.prior_weight, "min_bandwidth": self.min_bandwidth}
-        l_est = ParzenEstimator(params, good, good_w, bandwidth=self.bandwidth, **kw)
-        g_est = ParzenEstimator(params, bad, bad_w, bandwidth="neighbour", **kw)
+        pw = self.prior_weight
+        l_est = ParzenEstimator(
+            params, good, good_w, prior_weight=pw, bandwidth=self.bandwidth, min_bandwidth=self._floor
+        )
+        g_est = ParzenEstimator(
+            params,
+            bad,
+            bad_w,
+            prior_weight=pw,
+            bandwidth="neighbour",
+            min_bandwidth=-1.0 if self.bad_bandwidth_clip else self._floor,
+        )
         best: list[float] = []
         best_score = -math.inf
         for _ in range(self.n_ei_candidates):
