@@ -12,14 +12,15 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
 from hpo.messages import PredictRequest, PredictResult, SweepRequest, SweepStatus
-from hpo.report import leaderboard, progress_line
+from hpo.report import failures, leaderboard, progress_line
 from hpo.settings import Settings
 from hpo.spec import SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
 from hpo.storage.s3 import ObjectStore, StorageUnavailable
 from hpo.workers.connect import TemporalUnavailable, connect
 
-console = Console(highlight=False)
+# A wide console when piped (CI logs, `tee`): the leaderboard must not wrap into noise.
+console = Console(highlight=False, width=None if Console().is_terminal else 160)
 POLL_S = 2.0
 
 
@@ -143,6 +144,8 @@ async def sweep_run(
         raise UserError(f"sweep {sweep_id} failed: {error.cause or error}") from None
     _print_changes(final, seen)
     console.print(leaderboard(final))
+    for line in failures(final):
+        console.print(f"[red]failed[/red] {line}")
     completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
     console.print(f"{len(completed)}/{len(final.trials)} trials scored; best {final.best_trial_id}")
     return 0 if completed else 1

@@ -41,7 +41,7 @@ def leaderboard(status: SweepStatus) -> Table:
         table.add_row(
             str(rank) if trial.objective is not None else "-",
             trial.trial_id,
-            trial.status if not trial.error else f"{trial.status}: {trial.error[:60]}",
+            trial.status,
             format_params(trial.params),
             str(train.step) if train else "-",
             str(train.resumed_from_step) if train and train.resumed_from_step else "-",
@@ -50,6 +50,10 @@ def leaderboard(status: SweepStatus) -> Table:
             f"{train.train_seconds:.0f}" if train else "-",
         )
     return table
+
+
+def failures(status: SweepStatus) -> list[str]:
+    return [f"{t.trial_id}: {t.error}" for t in status.trials if t.error]
 
 
 def progress_line(trial: TrialResult) -> str:

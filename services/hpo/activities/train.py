@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -45,12 +46,18 @@ class TrainingActivities(ActivityBase):
         )
         scratch = Path(tempfile.mkdtemp(dir=_ensure(self.settings.cache_dir)))
         try:
-            return self._train(request, run, trial, scratch, started)
+            return self._train(request, run, data, trial, scratch, started)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
     def _train(
-        self, request: TrainRequest, run: tc.TrainingRun, trial: str, scratch: Path, started: float
+        self,
+        request: TrainRequest,
+        run: tc.TrainingRun,
+        data: dict[str, torch.Tensor],
+        trial: str,
+        scratch: Path,
+        started: float,
     ) -> TrainResult:
         last_key = self._restore(run, trial, request.target_step, scratch)
         resumed_from = run.state.step
@@ -61,6 +68,9 @@ class TrainingActivities(ActivityBase):
             nonlocal last_key
             if step % request.checkpoint_every == 0 or step == request.target_step:
                 last_key = self._checkpoint(run, trial, request, scratch)
+                activity.logger.info(
+                    "trial %s step %d/%d loss %.4f checkpointed", request.trial_id, step, request.target_step, loss
+                )
             activity.heartbeat({"step": step, "checkpoint_key": last_key})
             if activity.is_worker_shutdown():
                 # Graceful stop (SIGTERM, scale-in): keep the work done so far, let another worker resume.

@@ -1,0 +1,39 @@
+"""Shared fixtures: the tiny model and dataset, and the real embedded stack for integration tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from tiny import build_tiny_bert, write_dataset  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_dataset(tmp_path_factory.mktemp("data") / "sentiment.csv")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
+    """Real Temporal dev server + real S3 server (SeaweedFS) on free ports, and a sweep worker."""
+    from hpo.settings import Settings
+    from hpo.stack import EmbeddedStack
+
+    home = tmp_path_factory.mktemp("stack")
+    embedded = EmbeddedStack.for_home(home, Settings(), ephemeral_ports=True)
+    try:
+        embedded.start_servers()
+        embedded.start_worker("sweep")
+        yield embedded
+    finally:
+        embedded.stop()

