@@ -43,11 +43,11 @@ log() { printf '\n== %s\n' "$*" >&2; }
 make_local_base() {
   # A minimal Debian bookworm root filesystem with Python 3.11, imported as an image: no
   # registry pull involved (Debian's own apt mirror only).
-  local image=$1 rootfs=build/base-rootfs
+  local image=$1 rootfs="$PWD/build/base-rootfs"
   if "$ENGINE" image inspect "$image" >/dev/null 2>&1; then return; fi
   command -v debootstrap >/dev/null || { echo "LOCAL_BASE=1 needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
   log "debootstrap bookworm -> $image"
-  rm -rf "$rootfs"
+  rm -rf "$rootfs"; mkdir -p "$(dirname "$rootfs")"
   debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
     bookworm "$rootfs" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
   chroot "$rootfs" apt-get clean
@@ -56,7 +56,7 @@ make_local_base() {
   tar -C "$rootfs" -c . | "$ENGINE" import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$image"
-  rm -rf "$rootfs"
+  rm -rf "$rootfs"; mkdir -p "$(dirname "$rootfs")"
 }
 
 fetch_wheels() {
