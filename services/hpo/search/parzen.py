@@ -111,7 +111,6 @@ class ParzenEstimator:
         weights: Sequence[float],
         *,
         prior_weight: float,
-        bandwidth: str,
         min_bandwidth: float,
     ) -> None:
         n = len(points)
@@ -119,9 +118,8 @@ class ParzenEstimator:
         total = sum(raw)
         self.log_weights = [math.log(w / total) if w > 0 else -math.inf for w in raw]
         self.n_kernels = len(raw)
-        d = len(params)
         self.dims = [
-            _fit_dimension(p, [pt[j] for pt in points], prior_weight, bandwidth, min_bandwidth, d)
+            _fit_dimension(p, [pt[j] for pt in points], prior_weight, min_bandwidth)
             for j, p in enumerate(params)
         ]
 
@@ -148,9 +146,7 @@ class ParzenEstimator:
         return [dim.sample(k, rng) for dim in self.dims]
 
 
-def _fit_dimension(
-    param: Param, xs: list[float], prior_weight: float, bandwidth: str, min_bandwidth: float, d: int
-) -> Dimension:
+def _fit_dimension(param: Param, xs: list[float], prior_weight: float, min_bandwidth: float) -> Dimension:
     n = len(xs)
     if isinstance(param, CategoricalParam):
         c = len(param.choices)
@@ -166,10 +162,7 @@ def _fit_dimension(
         return Dimension(param, 0.0, float(c - 1), [], [], [], rows)
     lo, hi = param.bounds
     span = hi - lo
-    if bandwidth == "scott":
-        sigmas = _scott(xs, span, min_bandwidth, d)
-    else:
-        sigmas = _neighbour(xs, lo, hi, n, min_bandwidth)
+    sigmas = _neighbour(xs, lo, hi, n, min_bandwidth)
     mus = [*xs, 0.5 * (lo + hi)]
     sigmas = [*sigmas, span]
     log_norms = [log_normal_mass((lo - mu) / s, (hi - mu) / s) for mu, s in zip(mus, sigmas, strict=True)]
@@ -195,17 +188,3 @@ def _neighbour(xs: list[float], lo: float, hi: float, n: int, min_bandwidth: flo
     for rank, i in enumerate(order):
         out[i] = min(max(sig[rank], floor), span)
     return out
-
-
-def _scott(xs: list[float], span: float, min_bandwidth: float, d: int) -> list[float]:
-    """A normal-reference (Scott) bandwidth: shrinks as the good points gather, so TPE can zoom in."""
-    n = len(xs)
-    if n == 0:
-        return []
-    if n == 1:
-        sigma = span * 0.25
-    else:
-        mean = sum(xs) / n
-        std = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
-        sigma = std * n ** (-1.0 / (d + 4))
-    return [min(max(sigma, span * min_bandwidth), span)] * n

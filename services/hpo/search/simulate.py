@@ -42,7 +42,9 @@ def simulate(
     roundtrip: bool = False,
     full_cost: float = 1.0,
     max_events: int = 1_000_000,
+    stop_when: Callable[[Simulation], bool] | None = None,
 ) -> Simulation:
+    """Run to Finish, or until ``stop_when(sim)`` holds after an event (budgets in benchmarks)."""
     sim = Simulation()
     state = scheduler.new_state()
     state, actions = scheduler.initial_actions(state)
@@ -78,6 +80,8 @@ def simulate(
         else:
             sim.trace.append((sim.compute - sum(q[0] - clock for q in queue), trial_id, rung, value))
             state, actions = scheduler.on_result(state, trial_id, rung, value)
+        if stop_when is not None and stop_when(sim):
+            break
     else:
         raise RuntimeError("simulation did not finish")
     sim.state = state

@@ -1,18 +1,21 @@
 """TPE: the Tree-structured Parzen Estimator (Bergstra et al., 2011; Watanabe, 2023).
 
-Sort the observations by loss, split off the best ``gamma`` fraction, fit a Parzen estimator
-``l(x)`` to them and ``g(x)`` to the rest, sample candidates from ``l`` and propose the one
-maximising ``l(x) / g(x)`` (equivalent to expected improvement under the TPE model).
+Sort the observations by loss, split off the best ``gamma`` fraction (at most ``max_good``),
+fit a Parzen estimator ``l(x)`` to them and ``g(x)`` to the rest, draw candidates and propose
+the one maximising ``l(x) / g(x)`` (expected improvement under the TPE model).
 
 Choices, and why:
 - multivariate by default: one kernel per observation across all parameters, so
   interactions (Branin's valley, learning rate x batch size) are modelled.
-- running trials count as *bad* observations (a constant liar): parallel workers therefore
-  get proposals away from each other instead of the same argmax.
-- a Scott (normal-reference) bandwidth for the good set shrinks as the good points gather,
-  which lets TPE refine a basin; Optuna's neighbour rule never goes below 1/(n_good+2) of
-  the range, so its late proposals keep jittering around the optimum.
-- the bad set keeps Optuna's neighbour rule: it only has to say "been there".
+- running trials count as *bad* observations (a constant liar), so parallel workers get
+  proposals away from each other instead of the same argmax.
+- kernel widths follow Optuna's neighbour rule with its floor of span / (n + 2): wide enough
+  that TPE keeps exploring, which is what it is good at.
+- that floor also stops TPE from ever zooming in on a basin, so a share of proposals
+  (``local_fraction``) draws its candidates around the incumbent instead, with steps as large
+  as the spread of the runners-up (they shrink as the best points gather), and lets the same
+  ``l / g`` ratio choose among them. That keeps the search global and the answer precise:
+  on the benchmark it cuts median final regret well below Optuna's TPE (bench/search_quality.py).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from .parzen import ParzenEstimator
 from .searcher import Observation, Searcher
-from .space import Param, Space
+from .space import CategoricalParam, IntParam, Param, Space
 
 TPE_OPTIONS = {
     "n_startup_trials",
@@ -34,22 +37,19 @@ TPE_OPTIONS = {
     "prior_weight",
     "multivariate",
     "constant_liar",
-    "bandwidth",
     "min_bandwidth",
     "random_fraction",
-    "good_weights",
-    "bad_bandwidth_clip",
+    "local_fraction",
+    "local_scale",
 }
-_BANDWIDTHS = ("scott", "neighbour")
+_LOCAL_TOP = 5  # the incumbent and the runners-up whose spread sizes a local step
 
 
 def _check(name: str, value: Any, kind: type, low: float | None = None, high: float | None = None) -> Any:
-    if isinstance(value, bool) and kind is not bool:
-        raise ValueError(f"{name} must be {kind.__name__}, got {value!r}")
-    if kind is float and isinstance(value, int):
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, kind):
-        raise ValueError(f"{name} must be {kind.__name__}, got {value!r}")  # noqa: TRY004
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ValueError(f"{name} must be {kind.__name__}, got {value!r}")
     if low is not None and value < low:
         raise ValueError(f"{name} is {value}, must be >= {low}")
     if high is not None and value > high:
@@ -81,11 +81,10 @@ class TPESearcher(Searcher):
         prior_weight: float = 1.0,
         multivariate: bool = True,
         constant_liar: bool = True,
-        bandwidth: str = "scott",
-        min_bandwidth: float | None = 0.005,
+        min_bandwidth: float | None = None,
         random_fraction: float = 0.0,
-        good_weights: str = "uniform",
-        bad_bandwidth_clip: bool = True,
+        local_fraction: float = 0.3,
+        local_scale: float = 0.5,
     ) -> None:
         super().__init__(space)
         self.n_startup_trials = _check("n_startup_trials", n_startup_trials, int, 1)
@@ -97,37 +96,16 @@ class TPESearcher(Searcher):
         self.prior_weight = _check("prior_weight", prior_weight, float, 0.0)
         self.multivariate = _check("multivariate", multivariate, bool)
         self.constant_liar = _check("constant_liar", constant_liar, bool)
-        if bandwidth not in _BANDWIDTHS:
-            raise ValueError(f"bandwidth is {bandwidth!r}, must be one of {', '.join(_BANDWIDTHS)}")
-        self.bandwidth = bandwidth
-        # None: Optuna's "magic clip", a floor of span / min(100, n + 2).
+        # None: Optuna's "magic clip", a floor of span / min(100, n + 2); else a fixed fraction.
         self.min_bandwidth = (
             None if min_bandwidth is None else _check("min_bandwidth", min_bandwidth, float, 0.0, 1.0)
         )
         self.random_fraction = _check("random_fraction", random_fraction, float, 0.0, 1.0)
-        self.good_weights = good_weights
-        self.bad_bandwidth_clip = bad_bandwidth_clip
+        self.local_fraction = _check("local_fraction", local_fraction, float, 0.0, 1.0)
+        self.local_scale = _check("local_scale", local_scale, float, 0.0)
 
     def config(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "n_startup_trials": self.n_startup_trials,
-            "n_ei_candidates": self.n_ei_candidates,
-            "gamma": self.gamma,
-            "max_good": self.max_good,
-            "prior_weight": self.prior_weight,
-            "multivariate": self.multivariate,
-            "constant_liar": self.constant_liar,
-            "bandwidth": self.bandwidth,
-            "min_bandwidth": self.min_bandwidth,
-            "random_fraction": self.random_fraction,
-            "good_weights": self.good_weights,
-            "bad_bandwidth_clip": self.bad_bandwidth_clip,
-        }
-
-    @property
-    def _floor(self) -> float:
-        return -1.0 if self.min_bandwidth is None else self.min_bandwidth
+        return {"name": self.name} | {key: getattr(self, key) for key in sorted(TPE_OPTIONS)}
 
     @property
     def wants_observations(self) -> bool:
@@ -155,67 +133,91 @@ class TPESearcher(Searcher):
         # Stable sort: equal losses keep trial order, so the split never depends on anything else.
         ranked = sorted(range(len(observations)), key=lambda i: observations[i].loss)
         n_good = self.n_good(len(observations))
-        good_idx = sorted(ranked[:n_good])
-        bad_idx = sorted(ranked[n_good:])
-        good = [_encode(params, observations[i].params) for i in good_idx]
-        bad = [_encode(params, observations[i].params) for i in bad_idx]
+        good = [_encode(params, observations[i].params) for i in sorted(ranked[:n_good])]
+        bad = [_encode(params, observations[i].params) for i in sorted(ranked[n_good:])]
         if self.constant_liar:
             bad += [_encode(params, p) for p in pending]
-        if self.good_weights == "rank":
-            rank = {i: r for r, i in enumerate(ranked[:n_good])}
-            good_w = [float(n_good - rank[i]) for i in good_idx]
+        if self.local_fraction > 0 and rng.random() < self.local_fraction:
+            top = [_encode(params, observations[i].params) for i in ranked[:_LOCAL_TOP]]
+            candidates = _local_candidates(params, top, self.local_scale, self.n_ei_candidates, rng)
+            x = self._choose(params, good, bad, rng, candidates)
+        elif self.multivariate:
+            x = self._choose(params, good, bad, rng)
         else:
-            good_w = [1.0] * len(good)
-        bad_w = ramp_weights(len(bad))
-        if self.multivariate:
-            x = self._propose(params, good, good_w, bad, bad_w, rng)
-        else:
+            # Independent TPE: one 1-D model and one argmax per parameter.
             x = []
             for j, p in enumerate(params):
-                x += self._propose([p], [[g[j]] for g in good], good_w, [[b[j]] for b in bad], bad_w, rng)
+                x += self._choose([p], [[g[j]] for g in good], [[b[j]] for b in bad], rng)
         return _decode(params, x)
 
-    def _propose(
+    def _choose(
         self,
         params: Sequence[Param],
         good: list[list[float]],
-        good_w: list[float],
         bad: list[list[float]],
-        bad_w: list[float],
         rng: random.Random,
+        candidates: list[list[float]] | None = None,
     ) -> list[float]:
-        pw = self.prior_weight
+        floor = -1.0 if self.min_bandwidth is None else self.min_bandwidth
         l_est = ParzenEstimator(
-            params, good, good_w, prior_weight=pw, bandwidth=self.bandwidth, min_bandwidth=self._floor
+            params, good, [1.0] * len(good), prior_weight=self.prior_weight, min_bandwidth=floor
         )
         g_est = ParzenEstimator(
-            params,
-            bad,
-            bad_w,
-            prior_weight=pw,
-            bandwidth="neighbour",
-            min_bandwidth=-1.0 if self.bad_bandwidth_clip else self._floor,
+            params, bad, ramp_weights(len(bad)), prior_weight=self.prior_weight, min_bandwidth=floor
         )
-        best: list[float] = []
-        best_score = -math.inf
-        for _ in range(self.n_ei_candidates):
-            candidate = l_est.sample(rng)
+        if candidates is None:
+            candidates = [l_est.sample(rng) for _ in range(self.n_ei_candidates)]
+        best, best_score = candidates[0], -math.inf
+        for candidate in candidates:
             score = l_est.log_pdf(candidate) - g_est.log_pdf(candidate)
-            if score > best_score or not best:
+            if score > best_score:
                 best, best_score = candidate, score
         return best
 
 
-def _encode(params: Sequence[Param], values: dict[str, Any]) -> list[float]:
+def _local_candidates(
+    params: Sequence[Param], top: list[list[float]], scale: float, n: int, rng: random.Random
+) -> list[list[float]]:
+    """Gaussian steps around the incumbent, sized by how far the runners-up sit from it.
+
+    Categorical values stay the incumbent's (changing them is a global move, left to TPE);
+    integer steps are at least half a step wide so that neighbouring integers get tried.
+    """
+    best = top[0]
+    sigmas = []
+    for j, p in enumerate(params):
+        if isinstance(p, CategoricalParam):
+            sigmas.append(0.0)
+            continue
+        lo, hi = p.bounds
+        floor = (hi - lo) * 1e-4
+        if isinstance(p, IntParam):
+            floor = max(floor, 0.5 * (hi - lo) / p.size)
+        spread = math.sqrt(sum((t[j] - best[j]) ** 2 for t in top[1:]) / max(len(top) - 1, 1))
+        sigmas.append(max(scale * spread, floor))
     out = []
-    for p in params:
-        v = values[p.name]
-        out.append(float(p.index(v)) if hasattr(p, "choices") else p.to_internal(v))  # type: ignore[union-attr]
+    for _ in range(n):
+        x = []
+        for j, p in enumerate(params):
+            if isinstance(p, CategoricalParam):
+                x.append(best[j])
+                continue
+            lo, hi = p.bounds
+            v = min(max(best[j] + rng.gauss(0.0, sigmas[j]), lo), hi)
+            x.append(p.to_internal(p.from_internal(v)))
+        out.append(x)
     return out
+
+
+def _encode(params: Sequence[Param], values: dict[str, Any]) -> list[float]:
+    return [
+        float(p.index(values[p.name])) if isinstance(p, CategoricalParam) else p.to_internal(values[p.name])
+        for p in params
+    ]
 
 
 def _decode(params: Sequence[Param], x: Sequence[float]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for p, xj in zip(params, x, strict=True):
-        out[p.name] = p.choices[int(xj)] if hasattr(p, "choices") else p.from_internal(xj)  # type: ignore[union-attr]
-    return out
+    return {
+        p.name: p.choices[int(xj)] if isinstance(p, CategoricalParam) else p.from_internal(xj)
+        for p, xj in zip(params, x, strict=True)
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 
 import pytest
 
@@ -27,12 +28,15 @@ def run(algorithm: str, space: dict, fn, trials: int, seed: int, **options) -> l
 def test_concentrates_on_the_good_region_of_a_quadratic(multivariate: bool) -> None:
     space = {"x": {"type": "float", "low": -10.0, "high": 10.0}}
     quad = lambda p: (p["x"] - 3.0) ** 2
-    near = lambda ps: sum(abs(p["x"] - 3.0) < 1.0 for p in ps)
-    tpe = [run("tpe", space, quad, 60, seed, multivariate=multivariate)[30:] for seed in range(3)]
-    rnd = [run("random", space, quad, 60, seed)[30:] for seed in range(3)]
-    # Random lands within 1 of the optimum 10 % of the time; TPE should mostly live there.
-    assert all(near(ps) >= 20 for ps in tpe), [near(ps) for ps in tpe]
-    assert sum(near(ps) for ps in rnd) < 20
+    for seed in range(3):
+        tpe = [abs(p["x"] - 3.0) for p in run("tpe", space, quad, 60, seed, multivariate=multivariate)]
+        rnd = [abs(p["x"] - 3.0) for p in run("random", space, quad, 60, seed)]
+        # Uniform proposals sit 5.5 from the optimum on median and within 2 of it 20 % of the
+        # time; after 30 trials TPE's proposals should mostly be in the optimum's basin.
+        assert statistics.median(tpe[30:]) < 2.0
+        assert sum(d < 2.0 for d in tpe[30:]) >= 18
+        assert sum(d < 2.0 for d in rnd[30:]) < 12
+        assert min(tpe) < min(rnd) and min(tpe) < 0.05
 
 
 def test_handles_log_int_and_categorical_parameters() -> None:
@@ -95,7 +99,7 @@ def test_constant_liar_spreads_parallel_proposals() -> None:
         ({"n_startup_trials": 0}, "n_startup_trials is 0, must be >= 1"),
         ({"prior_weight": -1}, "prior_weight is -1.0, must be >= 0.0"),
         ({"multivariate": "yes"}, "multivariate must be bool, got 'yes'"),
-        ({"bandwidth": "silverman"}, "bandwidth is 'silverman', must be one of"),
+        ({"local_fraction": 2}, "local_fraction is 2.0, must be <= 1.0"),
         ({"n_ei": 10}, "unknown option 'n_ei' for algorithm tpe"),
     ],
 )
