@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="start the embedded stack, run a sweep, print the leaderboard, stop")
     demo.add_argument("spec", nargs="?", type=Path, default=EXAMPLE_SPEC)
     demo.add_argument("--home", type=Path, default=None)
+    demo.add_argument("--output", type=Path, default=None, help="write the final sweep status as JSON here")
 
     _add_worker(sub)
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("spec", type=Path)
     run.add_argument("--id", dest="sweep_id", default=None, help="sweep id (default: NAME-TIMESTAMP)")
     run.add_argument("--no-wait", dest="wait", action="store_false", help="start and return at once")
+    run.add_argument("--output", type=Path, default=None, help="write the final sweep status as JSON here")
     status = sweep_sub.add_parser("status", help="status and leaderboard of a sweep")
     status.add_argument("sweep_id")
 
@@ -84,11 +86,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         home = args.home or settings.home
         return commands.up(settings, home, args.ui_port or None, args.training_concurrency)
     if args.command == "demo":
-        return commands.demo(settings, args.home or settings.home / "demo", args.spec)
+        return commands.demo(settings, args.home or settings.home / "demo", args.spec, args.output)
     if args.command == "worker":
         return commands.worker(settings, args.kind, args.concurrency, args.threads)
     if args.command == "sweep" and args.sweep_command == "run":
-        return asyncio.run(commands.sweep_run(settings, args.spec, args.sweep_id, args.wait))
+        return asyncio.run(commands.sweep_run(settings, args.spec, args.sweep_id, args.wait, output=args.output))
     if args.command == "sweep" and args.sweep_command == "status":
         return asyncio.run(commands.sweep_status(settings, args.sweep_id))
     if args.command == "predict":

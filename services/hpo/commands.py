@@ -89,13 +89,13 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
     return 0
 
 
-def demo(settings: Settings, home: Path, spec_path: Path) -> int:
+def demo(settings: Settings, home: Path, spec_path: Path, output: Path | None = None) -> int:
     spec = load_spec(spec_path)  # validate before starting anything
     stack = EmbeddedStack.for_home(home, settings, ephemeral_ports=True)
     started = time.monotonic()
     try:
         with stack:
-            code = asyncio.run(sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack))
+            code = asyncio.run(sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack, output=output))
     except StackError as error:
         raise UserError(str(error)) from None
     console.print(f"demo wall time {time.monotonic() - started:.0f}s (stack start, sweep, stack stop)")
@@ -110,6 +110,7 @@ async def sweep_run(
     *,
     spec: SweepSpec | None = None,
     stack: EmbeddedStack | None = None,
+    output: Path | None = None,
 ) -> int:
     from hpo.cli import default_sweep_id
 
@@ -143,6 +144,8 @@ async def sweep_run(
     except WorkflowFailureError as error:
         raise UserError(f"sweep {sweep_id} failed: {error.cause or error}") from None
     _print_changes(final, seen)
+    if output is not None:
+        output.write_text(final.model_dump_json(indent=1))
     console.print(leaderboard(final))
     for line in failures(final):
         console.print(f"[red]failed[/red] {line}")

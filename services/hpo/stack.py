@@ -161,7 +161,7 @@ class EmbeddedStack:
             _binary("weed"), "mini", f"-dir={self.home / 's3'}",
             f"-ip={s3.hostname}", f"-ip.bind={s3.hostname}",
             f"-s3.port={s3.port}", f"-s3.port.grpc={free_port()}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
         ]  # fmt: skip
         for flag, port in weed_ports.items():
             weed += [f"-{flag}.port={port}", f"-{flag}.port.grpc={free_port()}"]

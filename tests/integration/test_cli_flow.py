@@ -1,0 +1,131 @@
+"""The README's flows as a user runs them: `hpo demo`, and `hpo up` + `hpo sweep run` in two
+terminals, give the same sweep result; Ctrl-C stops the stack; a second `hpo up` reuses its state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hpo.stack import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def _spec_file(tmp_path: Path, model: Path, data: Path) -> Path:
+    spec = {
+        "name": "cli-flow",
+        "model": {"source": str(model)},
+        "dataset": {"source": str(data), "label_field": "label"},
+        "space": {
+            "lr": {"type": "float", "low": 1.0e-3, "high": 5.0e-3, "log": True},
+            "batch_size": {"type": "categorical", "choices": [8, 16]},
+        },
+        "algorithm": "random",
+        "trials": 2,
+        "max_concurrent": 2,
+        "training": {"max_steps": 30, "max_length": 32, "checkpoint_every": 10},
+    }
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "HPO_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+        "HPO_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+    }
+
+
+def _hpo(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hpo.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _start_up(home: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hpo.cli", "up", "--home", str(home), "--ui-port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "hpo stack up" in line:
+            return process
+        assert time.monotonic() < deadline, "hpo up did not come up"
+    raise AssertionError(f"hpo up exited with {process.wait()}")
+
+
+def _stop_up(process: subprocess.Popen[str]) -> str:
+    process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, out
+    return out
+
+
+def _metrics(path: Path) -> list[tuple]:
+    status = json.loads(path.read_text())
+    return [
+        (t["trial_id"], t["params"], t["status"], t["validation"], t["test"], t["train"]["final_loss"])
+        for t in status["trials"]
+    ]
+
+
+def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path, tiny_model, tiny_csv):
+    spec = _spec_file(tmp_path, tiny_model, tiny_csv)
+    demo_json, run_json = tmp_path / "demo.json", tmp_path / "run.json"
+
+    demo = _hpo("demo", str(spec), "--home", str(tmp_path / "demo-home"), "--output", str(demo_json), env=_env())
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "val acc %" in demo.stdout and "test acc %" in demo.stdout
+
+    env, home = _env(), tmp_path / "up-home"
+    up = _start_up(home, env)
+    try:
+        run = _hpo("sweep", "run", str(spec), "--id", "flow-1", "--output", str(run_json), env=env)
+        assert run.returncode == 0, run.stdout + run.stderr
+    finally:
+        out = _stop_up(up)
+    assert "stopped" in out
+    assert _metrics(run_json) == _metrics(demo_json)
+    assert all(row[2] == "completed" for row in _metrics(run_json))
+
+    # Ctrl-C left no server behind, so the same ports come up again on the same state.
+    up = _start_up(home, env)
+    try:
+        status = _hpo("sweep", "status", "flow-1", env=env)
+        assert status.returncode == 0, status.stderr
+        assert "flow-1 (completed)" in status.stdout
+        predict = _hpo("predict", "flow-1", "a lovely wonderful film", env=env)
+        assert predict.returncode == 0, predict.stderr
+        assert "positive" in predict.stdout or "negative" in predict.stdout
+    finally:
+        _stop_up(up)
+
+
+def test_unreachable_s3_starts_nothing(tmp_path, stack, tiny_model, tiny_csv):
+    spec = _spec_file(tmp_path, tiny_model, tiny_csv)
+    env = {**os.environ, "HPO_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+           "HPO_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # fmt: skip
+    result = _hpo("sweep", "run", str(spec), "--id", "never-started", env=env)
+    assert result.returncode == 2
+    assert "S3 endpoint" in result.stderr and "unreachable" in result.stderr
+    described = subprocess.run(
+        [str(Path(sys.executable).parent / "temporal"), "workflow", "describe", "--workflow-id", "never-started",
+         "--address", stack.settings.temporal_address],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert described.returncode != 0 and "not found" in (described.stderr + described.stdout).lower()
