@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from tiny import build_tiny_bert, write_dataset  # noqa: E402
+from tiny import build_tiny_bert, write_dataset
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator["object"]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Real Temporal dev server + real S3 server (SeaweedFS) on free ports, and a sweep worker."""
     from hpo.settings import Settings
     from hpo.stack import EmbeddedStack

@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = sweep_sub.add_parser("status", help="status and leaderboard of a sweep")
     status.add_argument("sweep_id")
 
-    predict = sub.add_parser("predict", help="labels + probabilities from a sweep's best trial or SWEEP/TRIAL")
+    predict = sub.add_parser(
+        "predict", help="labels + probabilities from a sweep's best trial or SWEEP/TRIAL"
+    )
     predict.add_argument("target", help="SWEEP_ID (its best trial) or SWEEP_ID/TRIAL_ID")
     predict.add_argument("texts", nargs="+")
 
@@ -90,7 +92,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         return commands.worker(settings, args.kind, args.concurrency, args.threads)
     if args.command == "sweep" and args.sweep_command == "run":
-        return asyncio.run(commands.sweep_run(settings, args.spec, args.sweep_id, args.wait, output=args.output))
+        return asyncio.run(
+            commands.sweep_run(settings, args.spec, args.sweep_id, args.wait, output=args.output)
+        )
     if args.command == "sweep" and args.sweep_command == "status":
         return asyncio.run(commands.sweep_status(settings, args.sweep_id))
     if args.command == "predict":

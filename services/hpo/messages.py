@@ -51,7 +51,7 @@ class TrainResult(BaseModel):
     checkpoint_key: str  # manifest key of the checkpoint at `step`
     final_loss: float
     resumed_from_step: int
-    train_seconds: float  # accelerator-seconds spent by this attempt, repeated work included
+    train_seconds: float  # accelerator-seconds over all attempts, work repeated after a crash included
     examples_seen: int
 
 

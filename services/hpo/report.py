@@ -22,7 +22,8 @@ def ranked(status: SweepStatus) -> list[TrialResult]:
     """Scored trials best first, then the rest by id."""
     sign = -1.0 if status.mode == "max" else 1.0
     scored = sorted(
-        (t for t in status.trials if t.objective is not None), key=lambda t: (sign * (t.objective or 0.0), t.trial_id)
+        (t for t in status.trials if t.objective is not None),
+        key=lambda t: (sign * (t.objective or 0.0), t.trial_id),
     )
     rest = [t for t in status.trials if t.objective is None]
     return scored + rest
@@ -33,8 +34,20 @@ def _pct(value: float | None) -> str:
 
 
 def leaderboard(status: SweepStatus) -> Table:
-    table = Table(title=f"sweep {status.sweep_id} ({status.state}), objective: validation {status.objective_metric}")
-    for column in ("rank", "trial", "status", "params", "steps", "resumed", "val acc %", "test acc %", "train s"):
+    table = Table(
+        title=f"sweep {status.sweep_id} ({status.state}), objective: validation {status.objective_metric}"
+    )
+    for column in (
+        "rank",
+        "trial",
+        "status",
+        "params",
+        "steps",
+        "resumed",
+        "val acc %",
+        "test acc %",
+        "train s",
+    ):
         table.add_column(column, justify="right" if column not in ("trial", "status", "params") else "left")
     for rank, trial in enumerate(ranked(status), start=1):
         train = trial.train

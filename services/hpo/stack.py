@@ -125,7 +125,9 @@ class EmbeddedStack:
         while time.monotonic() < deadline:
             if managed.process.poll() is not None:
                 tail = managed.log.read_text(errors="replace")[-1500:]
-                raise StackError(f"{managed.name} exited with {managed.process.returncode}; log {managed.log}:\n{tail}")
+                raise StackError(
+                    f"{managed.name} exited with {managed.process.returncode}; log {managed.log}:\n{tail}"
+                )
             if port_open(host, port):
                 return
             time.sleep(0.2)

@@ -88,7 +88,9 @@ def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path,
     spec = _spec_file(tmp_path, tiny_model, tiny_csv)
     demo_json, run_json = tmp_path / "demo.json", tmp_path / "run.json"
 
-    demo = _hpo("demo", str(spec), "--home", str(tmp_path / "demo-home"), "--output", str(demo_json), env=_env())
+    demo = _hpo(
+        "demo", str(spec), "--home", str(tmp_path / "demo-home"), "--output", str(demo_json), env=_env()
+    )
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "val acc %" in demo.stdout and "test acc %" in demo.stdout
 

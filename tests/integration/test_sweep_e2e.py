@@ -65,7 +65,9 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
         assert abs(sum(row.probabilities.values()) - 1.0) < 1e-5
 
 
-async def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(stack, training_worker, tiny_model, tiny_csv):
+async def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(
+    stack, training_worker, tiny_model, tiny_csv
+):
     # Grid over batch sizes: 4096 exceeds the training split, a config no retry can fix.
     spec = tiny_spec(
         tiny_model,

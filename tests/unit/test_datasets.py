@@ -11,7 +11,9 @@ from hpo.tasks.datasets import DatasetError, Example, parse_examples, select_exa
 
 def test_csv_and_jsonl_parse_the_same_rows():
     csv_bytes = b"text,label\nhello,pos\nbye,neg\n"
-    jsonl_bytes = "\n".join(json.dumps(r) for r in [{"text": "hello", "label": "pos"}, {"text": "bye", "label": "neg"}])
+    jsonl_bytes = "\n".join(
+        json.dumps(r) for r in [{"text": "hello", "label": "pos"}, {"text": "bye", "label": "neg"}]
+    )
     expected = [Example("hello", "pos"), Example("bye", "neg")]
     assert parse_examples(csv_bytes, "csv", "text", "label", "x.csv") == expected
     assert parse_examples(jsonl_bytes.encode(), "jsonl", "text", "label", "x.jsonl") == expected

@@ -22,7 +22,9 @@ BASE = dict(
 def test_same_inputs_same_key():
     assert snapshot_key(**BASE) == snapshot_key(**dict(BASE))
     # Pinned: the key must not drift between releases, or every stored snapshot is orphaned.
-    assert snapshot_key(**BASE) == "snapshots/32d6b9fa7217577a42eaa4eb718629f7bc7931263d57f6e79089527d852b645e"
+    assert (
+        snapshot_key(**BASE) == "snapshots/32d6b9fa7217577a42eaa4eb718629f7bc7931263d57f6e79089527d852b645e"
+    )
 
 
 @pytest.mark.parametrize(

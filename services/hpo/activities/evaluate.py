@@ -34,4 +34,6 @@ class EvaluationActivities(ActivityBase):
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.settings.cache_dir) as scratch:
             files, _ = self.checkpoints.load(request.checkpoint_key, Path(scratch))
-            return tc.load_weights(model_path, layers, len(request.snapshot.label_names), files["model.safetensors"])
+            return tc.load_weights(
+                model_path, layers, len(request.snapshot.label_names), files["model.safetensors"]
+            )

@@ -68,7 +68,9 @@ class SnapshotActivities(ActivityBase):
         )
         if self.store.exists(manifest_key(key)):
             manifest = self.store.get_json(manifest_key(key))
-            return SnapshotRef(key=key, counts=manifest["counts"], label_names=manifest["labels"], reused=True)
+            return SnapshotRef(
+                key=key, counts=manifest["counts"], label_names=manifest["labels"], reused=True
+            )
 
         examples = parse_examples(raw, fmt, dataset.text_field, dataset.label_field, dataset.source)
         selected = select_examples(examples, dataset.labels, dataset.max_examples, dataset.split.seed)

@@ -24,11 +24,10 @@ from hpo.storage.checkpoints import CorruptCheckpoint, step_of, trial_prefix
 from hpo.tasks import text_classification as tc
 
 
-def _heartbeat_checkpoint() -> str | None:
+def _last_heartbeat() -> dict[str, Any]:
+    """What the previous attempt of this activity reported before it died, if anything."""
     details = activity.info().heartbeat_details
-    if details and isinstance(details[0], dict):
-        return details[0].get("checkpoint_key")
-    return None
+    return details[0] if details and isinstance(details[0], dict) else {}
 
 
 class TrainingActivities(ActivityBase):
@@ -59,25 +58,36 @@ class TrainingActivities(ActivityBase):
         scratch: Path,
         started: float,
     ) -> TrainResult:
-        last_key = self._restore(run, trial, request.target_step, scratch)
+        previous = _last_heartbeat()
+        # Accelerator time counts every attempt, including the work a crash threw away.
+        spent_before = float(previous.get("seconds", 0.0))
+        last_key = self._restore(run, trial, request.target_step, scratch, previous.get("checkpoint_key"))
         resumed_from = run.state.step
         if resumed_from:
-            activity.logger.info("trial %s resumes from step %d (%s)", request.trial_id, resumed_from, last_key)
+            activity.logger.info(
+                "trial %s resumes from step %d (%s)", request.trial_id, resumed_from, last_key
+            )
 
         def on_step(step: int, loss: float) -> None:
             nonlocal last_key
             if step % request.checkpoint_every == 0 or step == request.target_step:
                 last_key = self._checkpoint(run, trial, request, scratch)
                 activity.logger.info(
-                    "trial %s step %d/%d loss %.4f checkpointed", request.trial_id, step, request.target_step, loss
+                    "trial %s step %d/%d loss %.4f checkpointed",
+                    request.trial_id,
+                    step,
+                    request.target_step,
+                    loss,
                 )
-            activity.heartbeat({"step": step, "checkpoint_key": last_key})
+            activity.heartbeat(_progress(step, last_key, spent_before + time.monotonic() - started))
             if activity.is_worker_shutdown():
                 # Graceful stop (SIGTERM, scale-in): keep the work done so far, let another worker resume.
                 if last_key is None or step_of(last_key) != step:
                     last_key = self._checkpoint(run, trial, request, scratch)
-                    activity.heartbeat({"step": step, "checkpoint_key": last_key})
-                raise ApplicationError(f"worker shutting down at step {step}; checkpoint saved", type="WorkerShutdown")
+                    activity.heartbeat(_progress(step, last_key, spent_before + time.monotonic() - started))
+                raise ApplicationError(
+                    f"worker shutting down at step {step}; checkpoint saved", type="WorkerShutdown"
+                )
 
         run.train_until(data, request.target_step, on_step)
         if last_key is None or step_of(last_key) != run.state.step:
@@ -87,7 +97,7 @@ class TrainingActivities(ActivityBase):
             checkpoint_key=last_key,
             final_loss=run.state.losses[-1] if run.state.losses else float("nan"),
             resumed_from_step=resumed_from,
-            train_seconds=time.monotonic() - started,
+            train_seconds=spent_before + time.monotonic() - started,
             examples_seen=(run.state.step - resumed_from) * run.hp.batch_size,
         )
 
@@ -98,10 +108,11 @@ class TrainingActivities(ActivityBase):
         finally:
             shutil.rmtree(local, ignore_errors=True)
 
-    def _restore(self, run: tc.TrainingRun, trial: str, target_step: int, scratch: Path) -> str | None:
+    def _restore(
+        self, run: tc.TrainingRun, trial: str, target_step: int, scratch: Path, from_heartbeat: str | None
+    ) -> str | None:
         """Load the best available checkpoint into `run`; returns its manifest key."""
         candidates = list(reversed(self.checkpoints.manifests(trial)))
-        from_heartbeat = _heartbeat_checkpoint()
         if from_heartbeat:
             candidates = [from_heartbeat] + [key for key in candidates if key != from_heartbeat]
         for key in candidates:
@@ -115,6 +126,10 @@ class TrainingActivities(ActivityBase):
             run.restore(files)
             return key
         return None
+
+
+def _progress(step: int, checkpoint_key: str | None, seconds: float) -> dict[str, Any]:
+    return {"step": step, "checkpoint_key": checkpoint_key, "seconds": round(seconds, 3)}
 
 
 def _meta(request: TrainRequest) -> dict[str, Any]:

@@ -18,15 +18,15 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
-import torch  # noqa: E402
-from safetensors.torch import load_file, save_file  # noqa: E402
-from transformers import (  # noqa: E402
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     get_linear_schedule_with_warmup,
 )
-from transformers.utils import logging as hf_logging  # noqa: E402
+from transformers.utils import logging as hf_logging
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
@@ -133,7 +133,9 @@ def _trim(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def _model_inputs(data: dict[str, torch.Tensor], indexes: torch.Tensor) -> dict[str, torch.Tensor]:
-    batch = _trim({"input_ids": data["input_ids"][indexes], "attention_mask": data["attention_mask"][indexes]})
+    batch = _trim(
+        {"input_ids": data["input_ids"][indexes], "attention_mask": data["attention_mask"][indexes]}
+    )
     return {"input_ids": batch["input_ids"].long(), "attention_mask": batch["attention_mask"].long()}
 
 
@@ -204,7 +206,11 @@ class TrainingRun:
                 "scheduler": self.scheduler.state_dict(),
                 "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
                 # The data order is a pure function of these; stored so a reader can check it.
-                "data_order": {"seed": self.seed, "batch_size": self.hp.batch_size, "scheme": "perm-per-epoch"},
+                "data_order": {
+                    "seed": self.seed,
+                    "batch_size": self.hp.batch_size,
+                    "scheme": "perm-per-epoch",
+                },
             },
             str(state),
         )
@@ -268,6 +274,8 @@ def macro_f1(predicted: list[int], actual: list[int]) -> float:
 def predict(
     model: torch.nn.Module, tokenizer: Any, texts: Sequence[str], max_length: int
 ) -> list[list[float]]:
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+    encoded = tokenizer(
+        list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
+    )
     logits = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).logits
     return torch.softmax(logits, dim=-1).tolist()

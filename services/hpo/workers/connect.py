@@ -17,7 +17,9 @@ def _runtime(metrics_port: int) -> Runtime | None:
     if not metrics_port:
         return None
     # The SDK's own exporter: task-queue, poll, activity and workflow metrics per worker.
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}")))
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"0.0.0.0:{metrics_port}"))
+    )
 
 
 async def connect(settings: Settings, metrics_port: int = 0) -> Client:
