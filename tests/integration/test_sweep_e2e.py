@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 from sweeps import new_sweep_id, run_sweep, tiny_spec
 
 from hpo.messages import PredictRequest, PredictResult
+from hpo.workers.sweep import WORKFLOWS
 from hpo.storage.checkpoints import CheckpointStore, trial_prefix
 from hpo.storage.s3 import ObjectStore
 from hpo.workers.connect import connect
@@ -44,7 +50,14 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     kept = checkpoints.manifests(trial_prefix(sweep_id, best.trial_id))
     assert [key.rsplit("/", 2)[-2] for key in kept] == ["step-000000030", "step-000000040"]
 
+    # The history this run produced replays against the current workflow code.
     client = await connect(stack.settings)
+    history = await client.get_workflow_handle(sweep_id).fetch_history()
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+    if os.environ.get("HPO_RECORD_HISTORY"):  # refresh the fixture replayed by the unit tests
+        Path(os.environ["HPO_RECORD_HISTORY"]).write_text(history.to_json())
+
     prediction: PredictResult = await client.execute_workflow(
         "PredictWorkflow",
         PredictRequest(

@@ -24,7 +24,7 @@ def error_for(data: dict) -> str:
 
 def test_the_example_spec_is_valid():
     spec = load_spec(EXAMPLE)
-    assert spec.trials == 4 and spec.algorithm.name == "random"
+    assert spec.trials == 4 and spec.algorithm.name == "random" and spec.seed == 3
     assert spec.dataset.labels == ["negative", "positive"]
     assert set(spec.space) == {"lr", "batch_size", "warmup_ratio", "layers"}
 
