@@ -1,0 +1,71 @@
+"""The storage contract, against the real S3 server: a checkpoint exists exactly when its
+manifest does, corrupt data is detected rather than loaded, old checkpoints are pruned
+manifest-first, and bad credentials give a clear error."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from hpo.storage.checkpoints import CheckpointStore, CorruptCheckpoint, step_of
+from hpo.storage.s3 import ObjectStore, StorageUnavailable
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture()
+def checkpoints(stack) -> CheckpointStore:
+    return CheckpointStore(ObjectStore(stack.settings), keep_last=2)
+
+
+def _files(tmp_path, step: int) -> dict:
+    path = tmp_path / f"weights-{step}.bin"
+    path.write_bytes(bytes([step % 256]) * (1000 + step))
+    return {"weights.bin": path}
+
+
+def test_save_list_load_and_prune(checkpoints, tmp_path):
+    trial = f"trials/contract-{uuid.uuid4().hex[:6]}/t0000"
+    for step in (10, 20, 30):
+        checkpoints.save(trial, step, _files(tmp_path, step), {"step": step})
+    kept = checkpoints.manifests(trial)
+    assert [step_of(key) for key in kept] == [20, 30]
+    assert step_of(checkpoints.latest(trial, at_most_step=25)) == 20
+    assert checkpoints.latest(trial, at_most_step=5) is None
+    # Pruned checkpoints leave no data behind.
+    assert not [k for k in checkpoints.store.list_keys(trial) if "step-000000010" in k]
+
+    files, meta = checkpoints.load(kept[-1], tmp_path / "restore")
+    assert meta == {"step": 30}
+    assert files["weights.bin"].read_bytes() == _files(tmp_path, 30)["weights.bin"].read_bytes()
+
+
+def test_data_without_a_manifest_is_not_a_checkpoint(checkpoints):
+    trial = f"trials/contract-{uuid.uuid4().hex[:6]}/t0000"
+    checkpoints.store.put_bytes(f"{trial}/ckpt/step-000000040/weights.bin", b"half-written")
+    assert checkpoints.manifests(trial) == []
+    assert checkpoints.latest(trial) is None
+
+
+def test_corrupt_checkpoint_is_detected_and_named(checkpoints, tmp_path):
+    trial = f"trials/contract-{uuid.uuid4().hex[:6]}/t0000"
+    key = checkpoints.save(trial, 10, _files(tmp_path, 10), {})
+    data_key = key.replace("manifest.json", "weights.bin")
+    checkpoints.store.put_bytes(data_key, b"garbage")
+    with pytest.raises(CorruptCheckpoint, match=data_key):
+        checkpoints.load(key, tmp_path / "restore")
+
+
+def test_idempotent_writes(checkpoints):
+    key = f"contract/{uuid.uuid4().hex}"
+    checkpoints.store.put_bytes(key, b"same")
+    checkpoints.store.put_bytes(key, b"same")
+    assert checkpoints.store.get_bytes(key) == b"same"
+    assert checkpoints.store.exists(key) and not checkpoints.store.exists(key + "-absent")
+
+
+def test_wrong_credentials_are_reported(stack):
+    settings = stack.settings.model_copy(update={"s3_secret_key": "wrong"})
+    with pytest.raises(StorageUnavailable, match="refused access"):
+        ObjectStore(settings).ensure_bucket()
