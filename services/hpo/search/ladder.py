@@ -14,7 +14,7 @@ from typing import Any
 
 def _integer(name: str, value: Any, low: int, algorithm: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer for {algorithm}, got {value!r}")  # noqa: TRY004
+        raise ValueError(f"{name} must be an integer for {algorithm}, got {value!r}")
     if value < low:
         raise ValueError(f"{name} is {value}, must be >= {low}")
     return value

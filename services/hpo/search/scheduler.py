@@ -50,13 +50,13 @@ class Scheduler(ABC, Generic[S]):
         if mode not in ("min", "max"):
             raise ValueError(f"mode is {mode!r}, must be 'min' or 'max'")
         if isinstance(seed, bool) or not isinstance(seed, int):
-            raise ValueError(f"seed must be an integer, got {seed!r}")  # noqa: TRY004
+            raise ValueError(f"seed must be an integer, got {seed!r}")
         if num_trials is not None and (isinstance(num_trials, bool) or not isinstance(num_trials, int)):
             raise ValueError(f"num_trials must be an integer, got {num_trials!r}")
         if num_trials is not None and num_trials < 1:
             raise ValueError(f"num_trials is {num_trials}, must be >= 1")
         if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int):
-            raise ValueError(f"max_concurrent must be an integer, got {max_concurrent!r}")  # noqa: TRY004
+            raise ValueError(f"max_concurrent must be an integer, got {max_concurrent!r}")
         if max_concurrent < 1:
             raise ValueError(f"max_concurrent is {max_concurrent}, must be >= 1")
         self.space = space
@@ -114,7 +114,7 @@ class Scheduler(ABC, Generic[S]):
         state = self._copy(state)
         record = self._running(state, trial_id, rung)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"value for {trial_id} must be a number, got {value!r}")  # noqa: TRY004
+            raise ValueError(f"value for {trial_id} must be a number, got {value!r}")
         if not math.isfinite(value):
             # A diverged trial (nan/inf) ranks nowhere; JSON could not carry it either.
             return self._fail(state, trial_id, record, f"objective value is {value}")

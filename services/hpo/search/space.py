@@ -2,7 +2,7 @@
 
 ``parse_space`` is the single validator: the sweep spec calls it too, so a user sees the
 same exact message ("space.lr: low must be > 0 on a log scale") whichever door they used.
-Every problem is a ``ValueError`` (even a wrong type, hence the TRY004 waivers) because
+Every problem is a ``ValueError``, even a wrong type, because
 pydantic turns only ValueError/AssertionError raised in a validator into a validation error.
 
 Numeric parameters also live on an *internal* real line (log-transformed for ``log: true``,
@@ -181,7 +181,7 @@ def parse_space(spec: Mapping[str, Any] | Space) -> Space:
     if isinstance(spec, Space):
         return spec
     if not isinstance(spec, Mapping):
-        raise ValueError("space must be a mapping of parameter name to definition")  # noqa: TRY004
+        raise ValueError("space must be a mapping of parameter name to definition")
     if not spec:
         raise ValueError("space must define at least one parameter")
     params: list[Param] = []
@@ -195,7 +195,7 @@ def parse_space(spec: Mapping[str, Any] | Space) -> Space:
 def _parse_param(name: str, definition: Any) -> Param:
     where = f"space.{name}"
     if not isinstance(definition, Mapping):
-        raise ValueError(f"{where}: must be a mapping with a type (float, int or categorical)")  # noqa: TRY004
+        raise ValueError(f"{where}: must be a mapping with a type (float, int or categorical)")
     kind = definition.get("type")
     if kind is None:
         raise ValueError(f"{where}: type is required (float, int or categorical)")
@@ -218,7 +218,7 @@ def _parse_categorical(name: str, definition: Mapping[str, Any]) -> CategoricalP
     if choices is None:
         raise ValueError(f"{where}: choices is required")
     if isinstance(choices, (str, bytes)) or not isinstance(choices, Sequence):
-        raise ValueError(f"{where}: choices must be a list")  # noqa: TRY004
+        raise ValueError(f"{where}: choices must be a list")
     if len(choices) == 0:
         raise ValueError(f"{where}: choices must not be empty")
     seen: list[Scalar] = []
@@ -238,7 +238,7 @@ def _number(where: str, field: str, value: Any, integer: bool) -> Any:
     if value is None:
         raise ValueError(f"{where}: {field} is required")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: {field} must be {'an integer' if integer else 'a number'}, got {value!r}")  # noqa: TRY004
+        raise ValueError(f"{where}: {field} must be {'an integer' if integer else 'a number'}, got {value!r}")
     if integer:
         if isinstance(value, float):
             if not value.is_integer():
@@ -257,7 +257,7 @@ def _parse_numeric(name: str, kind: str, definition: Mapping[str, Any]) -> Numer
     high = _number(where, "high", definition.get("high"), integer)
     log = definition.get("log", False)
     if not isinstance(log, bool):
-        raise ValueError(f"{where}: log must be true or false, got {log!r}")  # noqa: TRY004
+        raise ValueError(f"{where}: log must be true or false, got {log!r}")
     if low >= high:
         raise ValueError(f"{where}: low ({low}) must be < high ({high})")
     if log and low <= 0:

@@ -27,7 +27,10 @@ def run(algorithm: str, space: dict, fn, trials: int, seed: int, **options) -> l
 @pytest.mark.parametrize("multivariate", [True, False])
 def test_concentrates_on_the_good_region_of_a_quadratic(multivariate: bool) -> None:
     space = {"x": {"type": "float", "low": -10.0, "high": 10.0}}
-    quad = lambda p: (p["x"] - 3.0) ** 2
+
+    def quad(p: dict) -> float:
+        return (p["x"] - 3.0) ** 2
+
     for seed in range(3):
         tpe = [abs(p["x"] - 3.0) for p in run("tpe", space, quad, 60, seed, multivariate=multivariate)]
         rnd = [abs(p["x"] - 3.0) for p in run("random", space, quad, 60, seed)]
