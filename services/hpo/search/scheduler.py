@@ -82,7 +82,11 @@ class Scheduler(ABC, Generic[S]):
 
     @property
     def fingerprint(self) -> str:
-        blob = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
+        """Identity of the decision rules. ``num_trials`` and ``max_concurrent`` are limits, not
+        identity: a sweep whose budget is extended or whose parallelism changes can rebuild its
+        scheduler with the new limits and load the same state (decisions already taken stand)."""
+        identity = {k: v for k, v in self.config().items() if k not in ("num_trials", "max_concurrent")}
+        blob = json.dumps(identity, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     # ---- public contract --------------------------------------------------------------

@@ -185,3 +185,15 @@ def test_non_finite_values_count_as_failures(algorithm: str, options: dict[str, 
 def test_finish_is_the_only_action_when_every_trial_fails() -> None:
     sim = simulate(make("random", {"num_trials": 3}, max_concurrent=1), objective(1.0))
     assert [type(a) for a in sim.actions] == [Create, Create, Create, Finish]
+
+
+@pytest.mark.parametrize(("algorithm", "options"), CASES, ids=IDS)
+def test_limits_can_change_mid_run(algorithm: str, options: dict[str, Any]) -> None:
+    # "Extend budget" and "change parallelism" rebuild the scheduler with new limits.
+    sched = make(algorithm, options, max_concurrent=2)
+    state, actions = sched.initial_actions(sched.new_state())
+    bigger = make(algorithm, {**options, "num_trials": options.get("num_trials", 20) + 5}, max_concurrent=4)
+    state = bigger.load_state(state.model_dump_json())
+    first = next(a for a in actions if isinstance(a, Create))
+    state, more = bigger.on_result(state, first.trial_id, first.rung, 0.1)
+    assert sum(1 for r in state.trials.values() if r.status == "running") <= 4
