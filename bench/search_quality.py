@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from functions import PROBLEMS, Problem
+from analytic import PROBLEMS, Problem
 
 METHODS = ("hpo_tpe", "optuna_tpe", "hpo_random", "optuna_random")
 _FLOOR = 1e-12  # regret floor, so a solved function does not divide by zero

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from functions import PROBLEMS
+from analytic import PROBLEMS
 from search_quality import run_one
 
 

@@ -89,7 +89,7 @@ class ASHAScheduler(Scheduler[SchedulerState]):
                 if rec.status != "paused" or rec.rung != rung:
                     continue
                 if rank >= quota:
-                    rec.status = "stopped"
+                    self._edit(state, tid).status = "stopped"
                     stops.append(Stop(trial_id=tid, reason=f"cannot reach the top 1/{eta} of rung {rung}"))
                 else:
                     alive += 1

@@ -17,7 +17,7 @@ BOHB is the same scheduler with a TPE searcher fit on the highest rung with enou
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +43,13 @@ class Bracket(BaseModel):
 
 class HyperbandState(SchedulerState):
     brackets: list[Bracket] = Field(default_factory=list)
+
+    def clone(self) -> Self:
+        copy = super().clone()
+        copy.brackets = [
+            b.model_copy(update={"members": list(b.members), "queued": list(b.queued)}) for b in self.brackets
+        ]
+        return copy
 
 
 def bracket_size(s: int, s_max: int, eta: int) -> int:
@@ -145,7 +152,7 @@ class HyperbandScheduler(Scheduler[HyperbandState]):
         stops: list[Action] = []
         for _, tid in scored[keep:]:
             if state.trials[tid].status == "paused":
-                state.trials[tid].status = "stopped"
+                self._edit(state, tid).status = "stopped"
                 stops.append(
                     Stop(trial_id=tid, reason=f"not in the top 1/{self.ladder.eta} of its bracket's rung")
                 )

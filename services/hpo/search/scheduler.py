@@ -219,10 +219,11 @@ class Scheduler(ABC, Generic[S]):
     ) -> Create:
         trial_id = f"t{len(state.trials):04d}"
         state.trials[trial_id] = TrialRecord(params=params, rung=rung, bracket=bracket)
-        return Create(trial_id=trial_id, params=params, rung=rung, fidelity=fidelity)
+        # The action gets its own dict: whatever the caller does with it cannot reach the state.
+        return Create(trial_id=trial_id, params=dict(params), rung=rung, fidelity=fidelity)
 
     def _promote(self, state: S, trial_id: str, rung: int, fidelity: int | None) -> Promote:
-        record = state.trials[trial_id]
+        record = self._edit(state, trial_id)
         record.status = "running"
         record.rung = rung
         return Promote(trial_id=trial_id, rung=rung, fidelity=fidelity)
@@ -234,14 +235,21 @@ class Scheduler(ABC, Generic[S]):
         if state.fingerprint != self.fingerprint:
             raise ValueError("state belongs to a scheduler with a different configuration")
         # Copy-on-write: callers may keep the old state (replay, tests) and it must not change.
-        return state.model_copy(deep=True)
+        return state.clone()
+
+    def _edit(self, state: S, trial_id: str) -> TrialRecord:
+        """The only way to change a trial: records may be shared with older states."""
+        old = state.trials[trial_id]
+        record = old.model_copy(update={"values": dict(old.values)})
+        state.trials[trial_id] = record
+        return record
 
     def _running(self, state: S, trial_id: str, rung: int | None) -> TrialRecord:
         if state.finished:
             raise ValueError(f"the sweep has finished; unexpected event for {trial_id}")
-        record = state.trials.get(trial_id)
-        if record is None:
+        if trial_id not in state.trials:
             raise ValueError(f"unknown trial {trial_id!r}")
+        record = self._edit(state, trial_id)
         if record.status != "running":
             raise ValueError(f"trial {trial_id} is {record.status}, not running")
         if rung is not None and rung != record.rung:
@@ -274,10 +282,9 @@ class Scheduler(ABC, Generic[S]):
         if state.finished or self._active(state) > 0:
             return []
         actions: list[Action] = []
-        for trial_id, rec in state.trials.items():
-            if rec.status == "paused":
-                rec.status = "stopped"
-                actions.append(Stop(trial_id=trial_id, reason="sweep finished"))
+        for trial_id in [tid for tid, rec in state.trials.items() if rec.status == "paused"]:
+            self._edit(state, trial_id).status = "stopped"
+            actions.append(Stop(trial_id=trial_id, reason="sweep finished"))
         state.finished = True
         actions.append(Finish())
         return actions

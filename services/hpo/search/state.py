@@ -7,7 +7,7 @@ or a process restart.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,3 +38,8 @@ class SchedulerState(BaseModel):
     #: Number of random draws so far: the RNG's whole state.
     draws: int = 0
     trials: dict[str, TrialRecord] = Field(default_factory=dict)
+
+    def clone(self) -> Self:
+        """A new state sharing the trial records: schedulers copy a record before editing it
+        (``Scheduler._edit``), so each event costs O(trials) pointer copies, not a deep copy."""
+        return self.model_copy(update={"trials": dict(self.trials)})

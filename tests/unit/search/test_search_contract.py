@@ -197,3 +197,25 @@ def test_limits_can_change_mid_run(algorithm: str, options: dict[str, Any]) -> N
     first = next(a for a in actions if isinstance(a, Create))
     state, more = bigger.on_result(state, first.trial_id, first.rung, 0.1)
     assert sum(1 for r in state.trials.values() if r.status == "running") <= 4
+
+
+@pytest.mark.parametrize(("algorithm", "options"), CASES, ids=IDS)
+def test_old_states_never_change(algorithm: str, options: dict[str, Any]) -> None:
+    # States share trial records between events (copy-on-write); none may leak an edit.
+    sched = make(algorithm, options)
+    evaluate = objective(0.2)
+    state, actions = sched.initial_actions(sched.new_state())
+    history = [(state, state.model_dump_json())]
+    running = [a for a in actions if isinstance(a, (Create, Promote))]
+    while running:
+        job = running.pop(0)
+        value = evaluate(job.trial_id, state.trials[job.trial_id].params, job.rung, job.fidelity)
+        if value is None:
+            state, actions = sched.on_failure(state, job.trial_id, "boom")
+        else:
+            state, actions = sched.on_result(state, job.trial_id, job.rung, value)
+        history.append((state, state.model_dump_json()))
+        running += [a for a in actions if isinstance(a, (Create, Promote))]
+    assert state.finished
+    for old, dumped in history:
+        assert old.model_dump_json() == dumped
