@@ -18,12 +18,15 @@ from .space import Space, parse_space
 
 ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
+#: Options a scheduler consumes itself before handing the rest to its searcher.
+_SCHEDULER_OPTIONS = {"asha": {"searcher", "finish_best"}}
 
 
 def _take(options: dict[str, Any], allowed: set[str], algorithm: str) -> dict[str, Any]:
     unknown = sorted(set(options) - allowed)
     if unknown:
-        hint = f" (allowed: {', '.join(sorted(allowed))})" if allowed else " (it takes none)"
+        hint_names = allowed | _SCHEDULER_OPTIONS.get(algorithm, set())
+        hint = f" (allowed: {', '.join(sorted(hint_names))})" if hint_names else " (it takes none)"
         raise ValueError(f"unknown option {unknown[0]!r} for algorithm {algorithm}{hint}")
     return options
 
@@ -77,8 +80,9 @@ def build_scheduler(
         from .asha import ASHAScheduler
 
         searcher_name = options.pop("searcher", "random")
+        finish_best = options.pop("finish_best", True)
         searcher = build_searcher(searcher_name, parsed, seed, dict(options), algorithm)
-        return ASHAScheduler(parsed, searcher, ladder=ladder, **common)
+        return ASHAScheduler(parsed, searcher, ladder=ladder, finish_best=finish_best, **common)
     from .hyperband import HyperbandScheduler
 
     searcher_name = "tpe" if algorithm == "bohb" else "random"

@@ -160,3 +160,15 @@ def test_finish_stops_the_trials_still_paused() -> None:
     sim = simulate(asha(4), by_index(+1.0))
     assert isinstance(sim.actions[-1], Finish)
     assert finished_cleanly(sim)
+
+
+def test_small_sweeps_still_train_their_best_trial_to_max_fidelity() -> None:
+    # Paper rule alone: 4 configurations, eta 3 -> one goes to rung 1, where floor(1/3) = 0
+    # go further, and nobody is ever trained to max_fidelity.
+    paper = simulate(asha(4, finish_best=False), by_index(+1.0))
+    assert short(paper.actions) == ["C0@1", "C1@1", "S1", "C2@1", "S2", "P0@3", "S0", "C3@1", "S3", "F"]
+    # finish_best (default): the winner of the highest rung is carried to the top before Finish.
+    sim = simulate(asha(4), by_index(+1.0))
+    assert short(sim.actions) == ["C0@1", "C1@1", "S1", "C2@1", "S2", "P0@3", "C3@1", "S3", "P0@9", "F"]
+    assert sim.state is not None and sim.state.trials["t0000"].status == "completed"
+    assert asha(4).best(sim.state).rung == 2  # type: ignore[union-attr]
