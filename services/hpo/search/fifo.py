@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .actions import Action
 from .scheduler import Job, Scheduler
@@ -12,7 +13,7 @@ from .state import SchedulerState, TrialRecord
 class FIFOScheduler(Scheduler[SchedulerState]):
     algorithm = "fifo"
 
-    def __init__(self, *args, algorithm: str = "fifo", **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, algorithm: str = "fifo", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # "random", "grid" and "tpe" are all FIFO; the name keeps their fingerprints apart.
         self.algorithm = algorithm  # type: ignore[misc]
