@@ -3,7 +3,7 @@
     python bench/tpe_ablation.py '{"n_ei_candidates": 64}' '{"gamma": 0.15}' ...
 
 Prints, per option set, the median regret ratio per function and the geometric mean. The
-Optuna baseline is computed once per (seeds, trials) and cached under .hpo/ (git-ignored).
+Optuna baseline is computed once per (seeds, trials) and cached in the temp directory.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 import os
 import statistics
 import sys
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -34,7 +35,7 @@ def main() -> None:
     seeds = int(os.environ.get("SEEDS", "20"))
     trials = int(os.environ.get("TRIALS", "100"))
     workers = int(os.environ.get("WORKERS", "2"))
-    cache = os.path.join(os.path.dirname(__file__), "..", ".hpo", f"optuna_tpe_{seeds}x{trials}.json")
+    cache = os.path.join(tempfile.gettempdir(), f"hpo_bench_optuna_tpe_{seeds}x{trials}.json")
     if os.path.exists(cache):
         with open(cache) as f:
             base = json.load(f)
