@@ -24,7 +24,7 @@ def tiny_spec(model: Path, data: Path, **overrides: Any) -> SweepSpec:
         "trials": 3,
         "max_concurrent": 2,
         "seed": 0,
-        "training": {"max_steps": 40, "max_length": 32, "checkpoint_every": 10, "heartbeat_timeout_s": 5},
+        "training": {"max_steps": 40, "max_length": 32, "checkpoint_every": 10, "heartbeat_timeout_s": 10},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(spec.get(key), dict):

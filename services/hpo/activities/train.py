@@ -15,12 +15,12 @@ from typing import Any
 
 import torch
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors
 from hpo.activities.snapshot import load_split
 from hpo.messages import TrainRequest, TrainResult
-from hpo.storage.checkpoints import CorruptCheckpoint, step_of, trial_prefix
+from hpo.storage.checkpoints import CorruptCheckpoint, MissingCheckpoint, step_of, trial_prefix
 from hpo.tasks import text_classification as tc
 
 
@@ -80,6 +80,9 @@ class TrainingActivities(ActivityBase):
                     loss,
                 )
             activity.heartbeat(_progress(step, last_key, spent_before + time.monotonic() - started))
+            if activity.is_cancelled():
+                # Timed out or cancelled: a newer attempt owns this trial now; stop spending compute.
+                raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {step}")
             if activity.is_worker_shutdown():
                 # Graceful stop (SIGTERM, scale-in): keep the work done so far, let another worker resume.
                 if last_key is None or step_of(last_key) != step:
@@ -111,11 +114,16 @@ class TrainingActivities(ActivityBase):
     def _restore(
         self, run: tc.TrainingRun, trial: str, target_step: int, scratch: Path, from_heartbeat: str | None
     ) -> str | None:
-        """Load the best available checkpoint into `run`; returns its manifest key."""
-        candidates = list(reversed(self.checkpoints.manifests(trial)))
+        """Load the newest usable checkpoint into `run`; returns its manifest key.
+
+        The last heartbeat names the checkpoint the previous attempt reported; storage may
+        hold a newer one (heartbeats are throttled) or may have pruned that one, so both
+        sources are merged and tried newest first.
+        """
+        candidates = set(self.checkpoints.manifests(trial))
         if from_heartbeat:
-            candidates = [from_heartbeat] + [key for key in candidates if key != from_heartbeat]
-        for key in candidates:
+            candidates.add(from_heartbeat)
+        for key in sorted(candidates, key=step_of, reverse=True):
             if step_of(key) > target_step:
                 continue
             try:
@@ -123,6 +131,8 @@ class TrainingActivities(ActivityBase):
             except CorruptCheckpoint as error:
                 activity.logger.warning("skipping checkpoint: %s", error)
                 continue
+            except MissingCheckpoint:
+                continue  # pruned after the heartbeat that named it
             run.restore(files)
             return key
         return None

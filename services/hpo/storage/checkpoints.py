@@ -45,6 +45,10 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class MissingCheckpoint(RuntimeError):
+    """A checkpoint named by a heartbeat or a user no longer exists (pruned or deleted)."""
+
+
 class CheckpointStore:
     def __init__(self, store: ObjectStore, keep_last: int = 2) -> None:
         self.store = store
@@ -73,6 +77,8 @@ class CheckpointStore:
 
     def load(self, manifest_key: str, into: Path) -> tuple[dict[str, Path], dict[str, Any]]:
         """Download and verify a checkpoint; returns local file paths and the manifest's meta."""
+        if not self.store.exists(manifest_key):
+            raise MissingCheckpoint(f"checkpoint s3://{self.store.bucket}/{manifest_key} does not exist")
         manifest = self.store.get_json(manifest_key)
         prefix = manifest_key.rsplit("/", 1)[0]
         paths = {}

@@ -7,6 +7,7 @@ in one trial cannot take the others down.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import multiprocessing
 import os
@@ -40,7 +41,21 @@ def _init_trial_process(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
+    import hpo.activities.train  # noqa: F401  (torch + transformers: seconds of imports, paid once)
+
     torch.set_num_threads(threads)
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def warm_up(executor: ProcessPoolExecutor, processes: int) -> None:
+    """Start every trial process before polling: an activity's heartbeat clock starts when it
+    is handed to the worker, and must not be spent on spawning Python and importing torch."""
+    futures = [executor.submit(_ready) for _ in range(processes)]
+    for future in futures:
+        future.result()
 
 
 def default_threads(concurrency: int) -> int:
@@ -58,6 +73,7 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         initargs=(threads or default_threads(concurrency),),
     )
     client = await connect(settings, settings.metrics_port)
+    await asyncio.to_thread(warm_up, executor, concurrency)
     worker = Worker(
         client,
         task_queue=settings.training_queue,
