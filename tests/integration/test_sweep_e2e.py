@@ -6,15 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from sweeps import new_sweep_id, run_sweep, tiny_spec
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
-from sweeps import new_sweep_id, run_sweep, tiny_spec
 
 from hpo.messages import PredictRequest, PredictResult
-from hpo.workers.sweep import WORKFLOWS
 from hpo.storage.checkpoints import CheckpointStore, trial_prefix
 from hpo.storage.s3 import ObjectStore
 from hpo.workers.connect import connect
+from hpo.workers.sweep import WORKFLOWS
 
 pytestmark = pytest.mark.integration
 
