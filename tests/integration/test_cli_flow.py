@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sweeps import tiny_spec
 
 from hpo.stack import free_port
 
@@ -20,21 +21,9 @@ pytestmark = pytest.mark.integration
 
 
 def _spec_file(tmp_path: Path, model: Path, data: Path) -> Path:
-    spec = {
-        "name": "cli-flow",
-        "model": {"source": str(model)},
-        "dataset": {"source": str(data), "label_field": "label"},
-        "space": {
-            "lr": {"type": "float", "low": 1.0e-3, "high": 5.0e-3, "log": True},
-            "batch_size": {"type": "categorical", "choices": [8, 16]},
-        },
-        "algorithm": "random",
-        "trials": 2,
-        "max_concurrent": 2,
-        "training": {"max_steps": 30, "max_length": 32, "checkpoint_every": 10},
-    }
+    spec = tiny_spec(model, data, name="cli-flow", trials=2, training={"max_steps": 30})
     path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     return path
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.exceptions import ApplicationError
 
 from hpo.settings import Settings
+from hpo.spec import ModelSpec
 from hpo.storage.checkpoints import CheckpointStore
 from hpo.storage.s3 import ObjectStore
 
@@ -38,6 +41,22 @@ class ActivityBase:
     @property
     def checkpoints(self) -> CheckpointStore:
         return CheckpointStore(self.store)
+
+    def load_trained_model(
+        self, model: ModelSpec, params: dict[str, Any], num_labels: int, checkpoint_key: str
+    ) -> tuple[Any, Path, dict[str, Any]]:
+        """A trial's model with the weights of one checkpoint; also the base model path and
+        the checkpoint's meta. The checkpoint is verified against its manifest first."""
+        from hpo.tasks import text_classification as tc  # torch: only where a model is loaded
+
+        model_path = tc.resolve_model_path(model.source)
+        hp = tc.Hyperparameters.from_params(params)
+        layers = tc.effective_layers(model_path, model.num_hidden_layers, hp.layers)
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.settings.cache_dir) as scratch:
+            files, meta = self.checkpoints.load(checkpoint_key, Path(scratch))
+            network = tc.load_weights(model_path, layers, num_labels, files["model.safetensors"])
+        return network, model_path, meta
 
 
 def fail_fast_on_permanent_errors(function: F) -> F:

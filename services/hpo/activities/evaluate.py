@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 from temporalio import activity
 
@@ -19,21 +17,12 @@ class EvaluationActivities(ActivityBase):
     @fail_fast_on_permanent_errors
     def evaluate_trial(self, request: EvalRequest) -> EvalResult:
         started = time.monotonic()
-        model = self._load_model(request)
+        model, _, _ = self.load_trained_model(
+            request.model, request.params, len(request.snapshot.label_names), request.checkpoint_key
+        )
         metrics = {}
         for split in ("validation", "test"):
             data = load_split(self.store, request.snapshot, split)
             metrics[split] = Metrics(**tc.evaluate(model, data, request.batch_size))
             activity.heartbeat({"split": split})
         return EvalResult(**metrics, seconds=time.monotonic() - started)
-
-    def _load_model(self, request: EvalRequest):  # type: ignore[no-untyped-def]
-        model_path = tc.resolve_model_path(request.model.source)
-        hp = tc.Hyperparameters.from_params(request.params)
-        layers = tc.effective_layers(model_path, request.model.num_hidden_layers, hp.layers)
-        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.settings.cache_dir) as scratch:
-            files, _ = self.checkpoints.load(request.checkpoint_key, Path(scratch))
-            return tc.load_weights(
-                model_path, layers, len(request.snapshot.label_names), files["model.safetensors"]
-            )

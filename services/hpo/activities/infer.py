@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from temporalio import activity
 
 from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors
@@ -16,13 +13,9 @@ class InferenceActivities(ActivityBase):
     @activity.defn(name="predict_texts")
     @fail_fast_on_permanent_errors
     def predict_texts(self, request: PredictRequest) -> PredictResult:
-        model_path = tc.resolve_model_path(request.model.source)
-        hp = tc.Hyperparameters.from_params(request.params)
-        layers = tc.effective_layers(model_path, request.model.num_hidden_layers, hp.layers)
-        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.settings.cache_dir) as scratch:
-            files, meta = self.checkpoints.load(request.checkpoint_key, Path(scratch))
-            model = tc.load_weights(model_path, layers, len(request.label_names), files["model.safetensors"])
+        model, model_path, meta = self.load_trained_model(
+            request.model, request.params, len(request.label_names), request.checkpoint_key
+        )
         probabilities = tc.predict(model, tc.load_tokenizer(model_path), request.texts, request.max_length)
         predictions = []
         for text, row in zip(request.texts, probabilities, strict=True):
