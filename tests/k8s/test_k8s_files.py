@@ -87,7 +87,8 @@ def test_addon_values_target_the_gpu_pool() -> None:
 
 @pytest.mark.parametrize(
     "script",
-    ["scripts/install_k8s_tools.sh", "scripts/build_images.sh", "scripts/test_k8s_kind.sh", "k8s/install-addons.sh"],
+    ["scripts/install_k8s_tools.sh", "scripts/build_images.sh", "scripts/test_k8s_kind.sh",
+     "scripts/smoke_test_image.sh", "k8s/install-addons.sh"],
 )
 def test_scripts_parse(script: str) -> None:
     assert subprocess.run(["bash", "-n", str(REPO / script)], capture_output=True).returncode == 0
