@@ -35,4 +35,4 @@ exec "$ENGINE" run --rm --network none --read-only --user 10001:10001 \
     HPO_METRICS_PORT=9110 hpo worker training >/tmp/training-worker.log 2>&1 &
     python3 -c "import time, urllib.request as u; time.sleep(10); u.urlopen(\"http://127.0.0.1:9100/metrics\"); print(\"sweep worker /metrics ok\")"
     if hpo sweep run /etc/hpo/sweeps/ladder.yaml --id sweep; then echo "smoke test passed"; else
-      echo "smoke test FAILED"; tail -30 /tmp/sweep-worker.log /tmp/training-worker.log; exit 1; fi'
+      echo "smoke test FAILED"; tail -n 30 /tmp/sweep-worker.log /tmp/training-worker.log; exit 1; fi'
