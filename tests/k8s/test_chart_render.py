@@ -4,7 +4,7 @@ Runs wherever scripts/install_k8s_tools.sh has put helm into .tools/bin (scripts
 does, so CI always runs these). Every ci/*-values.yaml scenario is linted with --strict,
 rendered with `helm template`, validated against the Kubernetes JSON schemas
 (kubernetes-validate --strict, for the oldest and newest Kubernetes the chart supports) and
-the KEDA objects against KEDA's models; then the assertions below read the manifests.
+the KEDA objects and the ServiceMonitor against their models (cloudcoil); then the assertions below read the manifests.
 """
 
 from __future__ import annotations
@@ -153,8 +153,11 @@ def test_keda_model_check_catches_mistakes() -> None:
 
 
 def test_servicemonitor_shape() -> None:
+    from cloudcoil.models.prometheus_operator.v1 import ServiceMonitor
+
     docs = documents("gpu-keda")
     (monitor,) = by_kind(docs, "ServiceMonitor").values()
+    _strict_model_check(ServiceMonitor, monitor)
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     wanted = monitor["spec"]["selector"]["matchLabels"]
