@@ -78,7 +78,9 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
         nonlocal stopping
         stopping = True
 
+    # Explicit handlers: a shell may start us with SIGINT ignored, and Ctrl-C must still stop.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         while not stopping:
             stack.check_alive()
