@@ -16,7 +16,7 @@ from hpo.report import failures, leaderboard, progress_line
 from hpo.settings import Settings
 from hpo.spec import SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
-from hpo.storage.s3 import ObjectStore, StorageUnavailable
+from hpo.storage.s3 import ObjectStore, StorageUnavailable, split_s3_uri
 from hpo.workers.connect import TemporalUnavailable, connect
 
 # A wide console when piped (CI logs, `tee`): the leaderboard must not wrap into noise.
@@ -34,8 +34,8 @@ def _queues(settings: Settings):  # type: ignore[no-untyped-def]
     return Queues(training=settings.training_queue, sweep=settings.sweep_queue)
 
 
-async def preflight(settings: Settings) -> Client:
-    """Reach Temporal, then S3 (read-only probes first: nothing is written unless both answer)."""
+async def preflight(settings: Settings, spec: SweepSpec | None = None) -> Client:
+    """Reach Temporal, then S3, then the spec's S3 dataset: nothing is started unless all answer."""
     try:
         client = await connect(settings)
     except TemporalUnavailable as error:
@@ -45,6 +45,13 @@ async def preflight(settings: Settings) -> Client:
         store.ensure_bucket()
     except StorageUnavailable as error:
         raise UserError(str(error)) from None
+    if spec is not None and spec.dataset.source.startswith("s3://"):
+        bucket, key = split_s3_uri(spec.dataset.source)
+        if not ObjectStore(settings, bucket=bucket).exists(key):
+            raise UserError(
+                f"dataset.source: {spec.dataset.source} does not exist on {settings.s3_endpoint}; "
+                "upload the file or fix the URI"
+            )
     return client
 
 
@@ -125,7 +132,7 @@ async def sweep_run(
     from hpo.cli import default_sweep_id
 
     spec = spec or load_spec(spec_path)
-    client = await preflight(settings)
+    client = await preflight(settings, spec)
     sweep_id = sweep_id or default_sweep_id(spec.name)
     request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings))
     try:

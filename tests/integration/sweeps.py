@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Any
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
 from hpo.messages import SweepRequest, SweepStatus
 from hpo.spec import SweepSpec, parse_spec
 from hpo.workers.connect import connect
+from hpo.workers.sweep import WORKFLOWS, workflow_runner
 
 
 def tiny_spec(model: Path, data: Path, **overrides: Any) -> SweepSpec:
@@ -47,3 +52,16 @@ async def run_sweep(stack: Any, spec: SweepSpec, sweep_id: str | None = None) ->
         task_queue=stack.settings.sweep_queue,
         result_type=SweepStatus,
     )
+
+
+async def replay_and_record(stack: Any, sweep_id: str, fixture: str) -> None:
+    """Replay the sweep's own history against the current code; with HPO_RECORD_HISTORIES=DIR
+    also store it as DIR/<fixture>.json, the fixtures the unit tests replay."""
+    client = await connect(stack.settings)
+    history = await client.get_workflow_handle(sweep_id).fetch_history()
+    replayer = Replayer(
+        workflows=WORKFLOWS, workflow_runner=workflow_runner(), data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)
+    if os.environ.get("HPO_RECORD_HISTORIES"):
+        Path(os.environ["HPO_RECORD_HISTORIES"], f"{fixture}.json").write_text(history.to_json())

@@ -120,3 +120,16 @@ def test_unreachable_s3_starts_nothing(tmp_path, stack, tiny_model, tiny_csv):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert described.returncode != 0 and "not found" in (described.stderr + described.stdout).lower()
+
+
+def test_missing_s3_dataset_starts_nothing(tmp_path, stack, tiny_model, tiny_csv):
+    spec = tiny_spec(
+        tiny_model, tiny_csv, dataset={"source": f"s3://{stack.settings.s3_bucket}/absent/data.csv"}
+    )
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
+    env = {**os.environ, "HPO_TEMPORAL_ADDRESS": stack.settings.temporal_address,
+           "HPO_S3_ENDPOINT": stack.settings.s3_endpoint}  # fmt: skip
+    result = _hpo("sweep", "run", str(path), "--id", "no-dataset", env=env)
+    assert result.returncode == 2
+    assert "dataset.source: s3://" in result.stderr and "does not exist" in result.stderr

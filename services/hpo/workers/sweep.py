@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from hpo.activities.evaluate import EvaluationActivities
 from hpo.settings import Settings
@@ -15,6 +16,15 @@ from hpo.workflows.sweep import SweepWorkflow
 from hpo.workflows.trial import TrialWorkflow
 
 WORKFLOWS = [SweepWorkflow, TrialWorkflow, PredictWorkflow]
+# Pure, deterministic modules the workflows use: imported once, outside the sandbox, so
+# modules the search core imports lazily (one per algorithm) are shared, not re-imported.
+PASSTHROUGH = ("hpo.search", "hpo.messages", "hpo.spec", "hpo.settings")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
 
 
 async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> None:
@@ -27,6 +37,7 @@ async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> Non
         client,
         task_queue=settings.sweep_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=[EvaluationActivities(settings).evaluate_trial],
         activity_executor=ThreadPoolExecutor(max_workers=eval_concurrency),
         max_concurrent_activities=eval_concurrency,

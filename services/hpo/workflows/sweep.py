@@ -10,11 +10,11 @@ import asyncio
 from typing import Any
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from hpo.messages import SweepRequest, SweepStatus, TrialRequest, TrialResult
-    from hpo.search import Create, Finish, Promote, Stop, build_scheduler
+    from hpo.search import build_scheduler
     from hpo.spec import MULTI_FIDELITY, SweepSpec
 
 
@@ -58,26 +58,25 @@ class SweepWorkflow:
         finished = False
         while True:
             for action in actions:
-                if isinstance(action, Create):
+                # Dispatch on the closed `kind` set, not on classes: a class imported inside
+                # the sandbox is a different object from the same class imported outside it.
+                if action.kind == "create":
                     self._trials[action.trial_id] = TrialResult(
                         trial_id=action.trial_id, params=action.params, status="running", rung=action.rung
                     )
-                    running[self._start(action.trial_id, action.rung, action.fidelity)] = (
-                        action.trial_id,
-                        action.rung,
-                    )
-                elif isinstance(action, Promote):
+                    task = self._start(action.trial_id, action.rung, action.fidelity)
+                    running[task] = (action.trial_id, action.rung)
+                elif action.kind == "promote":
                     self._trials[action.trial_id].status = "running"
-                    running[self._start(action.trial_id, action.rung, action.fidelity)] = (
-                        action.trial_id,
-                        action.rung,
-                    )
-                elif isinstance(action, Stop):
+                    task = self._start(action.trial_id, action.rung, action.fidelity)
+                    running[task] = (action.trial_id, action.rung)
+                elif action.kind == "stop":
                     self._trials[action.trial_id].status = "stopped"
-                elif isinstance(action, Finish):
+                elif action.kind == "finish":
                     finished = True
+                else:
+                    raise ApplicationError(f"unknown search action {action!r}", non_retryable=True)
             if not running:
-                # Finish, or a scheduler with nothing left to issue: either way the sweep is over.
                 break
             done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
             actions = []
@@ -91,7 +90,10 @@ class SweepWorkflow:
                     state, new = scheduler.on_failure(state, trial_id, result.error or "failed")
                 actions.extend(new)
         if not finished:
-            workflow.logger.warning("scheduler issued no Finish; ending sweep with nothing running")
+            # Nothing running and no Finish: the search core stalled. Fail loudly, never "complete".
+            raise ApplicationError(
+                "search scheduler stalled: nothing running and no Finish", non_retryable=True
+            )
         self._completed = True
         return self._status()
 
