@@ -141,6 +141,20 @@ class SweepStatus(BaseModel):
     train_seconds: float = 0.0
 
 
+def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
+    """Scored trials best first, then unscored ones by id.
+
+    Trials trained further rank first: with early stopping, a value measured after 10 steps
+    is not comparable with one after 1,000, and the ladder's top rung is what it selected.
+    """
+    sign = -1.0 if mode == "max" else 1.0
+    scored = sorted(
+        (t for t in trials if t.objective is not None),
+        key=lambda t: (-(t.train.step if t.train else 0), sign * (t.objective or 0.0), t.trial_id),
+    )
+    return scored + sorted((t for t in trials if t.objective is None), key=lambda t: t.trial_id)
+
+
 def total_training_steps(spec: SweepSpec, batch_size: int, train_examples: int) -> int:
     """Full-fidelity length in optimizer steps, from max_steps or epochs."""
     if spec.training.max_steps is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from hpo.messages import SweepStatus, TrialResult
+from hpo.messages import SweepStatus, TrialResult, ranked_trials
 
 PARAM_FORMATS = {"lr": "{:.2e}", "warmup_ratio": "{:.3f}", "weight_decay": "{:.3g}"}
 
@@ -16,17 +16,6 @@ def format_params(params: dict[str, object]) -> str:
         template = PARAM_FORMATS.get(name, "{}")
         parts.append(f"{name}={template.format(value)}")
     return " ".join(parts)
-
-
-def ranked(status: SweepStatus) -> list[TrialResult]:
-    """Scored trials best first, then the rest by id."""
-    sign = -1.0 if status.mode == "max" else 1.0
-    scored = sorted(
-        (t for t in status.trials if t.objective is not None),
-        key=lambda t: (sign * (t.objective or 0.0), t.trial_id),
-    )
-    rest = [t for t in status.trials if t.objective is None]
-    return scored + rest
 
 
 def _pct(value: float | None) -> str:
@@ -49,7 +38,7 @@ def leaderboard(status: SweepStatus) -> Table:
         "train s",
     ):
         table.add_column(column, justify="right" if column not in ("trial", "status", "params") else "left")
-    for rank, trial in enumerate(ranked(status), start=1):
+    for rank, trial in enumerate(ranked_trials(status.trials, status.mode), start=1):
         train = trial.train
         table.add_row(
             str(rank) if trial.objective is not None else "-",

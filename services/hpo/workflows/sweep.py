@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo.messages import SweepRequest, SweepStatus, TrialRequest, TrialResult
+    from hpo.messages import SweepRequest, SweepStatus, TrialRequest, TrialResult, ranked_trials
     from hpo.search import build_scheduler
     from hpo.spec import MULTI_FIDELITY, SweepSpec
 
@@ -32,14 +32,6 @@ def make_scheduler(spec: SweepSpec) -> Any:
         eta=spec.algorithm.eta,
         **spec.algorithm.options,
     )
-
-
-def best_trial(trials: list[TrialResult], mode: str) -> TrialResult | None:
-    scored = [trial for trial in trials if trial.objective is not None]
-    if not scored:
-        return None
-    pick = max if mode == "max" else min
-    return pick(scored, key=lambda trial: trial.objective)  # type: ignore[arg-type, return-value]
 
 
 @workflow.defn(name="SweepWorkflow")
@@ -140,7 +132,8 @@ class SweepWorkflow:
         assert self._request is not None
         spec = self._request.spec
         trials = sorted(self._trials.values(), key=lambda trial: trial.trial_id)
-        best = best_trial(trials, spec.objective.mode)
+        leader = ranked_trials(trials, spec.objective.mode)[:1]
+        best = leader[0] if leader and leader[0].objective is not None else None
         return SweepStatus(
             sweep_id=self._request.sweep_id,
             name=spec.name,
