@@ -86,13 +86,18 @@ def effective_layers(model_path: Path, spec_layers: int | None, param_layers: in
     return min(value for value in (available, spec_layers, param_layers) if value is not None)
 
 
+def device() -> torch.device:
+    """The GPU when the worker has one (the chart's GPU pool), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def build_model(model_path: Path, num_layers: int, num_labels: int, seed: int) -> torch.nn.Module:
     # The classifier head is freshly initialised: seed it so a trial is reproducible.
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(
         str(model_path), num_labels=num_labels, num_hidden_layers=num_layers, local_files_only=True
     )
-    return model
+    return model.to(device())
 
 
 @dataclass
@@ -136,7 +141,12 @@ def _model_inputs(data: dict[str, torch.Tensor], indexes: torch.Tensor) -> dict[
     batch = _trim(
         {"input_ids": data["input_ids"][indexes], "attention_mask": data["attention_mask"][indexes]}
     )
-    return {"input_ids": batch["input_ids"].long(), "attention_mask": batch["attention_mask"].long()}
+    target = device()
+    return {
+        "input_ids": batch["input_ids"].long().to(target),
+        "attention_mask": batch["attention_mask"].long().to(target),
+        "labels": data["labels"][indexes].to(target),
+    }
 
 
 @dataclass
@@ -180,7 +190,7 @@ class TrainingRun:
         self.model.train()
         while self.state.step < target_step:
             indexes = _batch_indexes(self.state.step, self.hp.batch_size, n, self.seed)
-            outputs = self.model(**_model_inputs(data, indexes), labels=data["labels"][indexes])
+            outputs = self.model(**_model_inputs(data, indexes))
             loss = outputs.loss
             if not torch.isfinite(loss):
                 raise Diverged(f"training loss is {loss.item()} at step {self.state.step}")
@@ -196,7 +206,9 @@ class TrainingRun:
     def save(self, directory: Path) -> dict[str, Path]:
         directory.mkdir(parents=True, exist_ok=True)
         weights = directory / "model.safetensors"
-        save_file({k: v.detach().contiguous() for k, v in self.model.state_dict().items()}, str(weights))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}, str(weights)
+        )
         state = directory / "state.pt"
         torch.save(
             {
@@ -204,7 +216,11 @@ class TrainingRun:
                 "losses": self.state.losses,
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict(),
-                "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+                "rng": {
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                    "python": random.getstate(),
+                },
                 # The data order is a pure function of these; stored so a reader can check it.
                 "data_order": {
                     "seed": self.seed,
@@ -219,10 +235,12 @@ class TrainingRun:
     def restore(self, files: dict[str, Path]) -> None:
         self.model.load_state_dict(load_file(str(files["model.safetensors"])))
         # weights_only: a checkpoint is data, never code.
-        saved = torch.load(str(files["state.pt"]), weights_only=True)
+        saved = torch.load(str(files["state.pt"]), weights_only=True, map_location=device())
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"]["torch"])
+        torch.set_rng_state(saved["rng"]["torch"].cpu())
+        if saved["rng"].get("cuda") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([state.cpu() for state in saved["rng"]["cuda"]])
         random.setstate(_as_random_state(saved["rng"]["python"]))
         self.state = TrainingState(step=int(saved["step"]), losses=list(saved["losses"]))
 
@@ -246,10 +264,9 @@ def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: 
     predictions, total_loss = [], 0.0
     for start in range(0, n, batch_size):
         indexes = torch.arange(start, min(n, start + batch_size))
-        labels = data["labels"][indexes]
-        outputs = model(**_model_inputs(data, indexes), labels=labels)
+        outputs = model(**_model_inputs(data, indexes))
         total_loss += float(outputs.loss.item()) * len(indexes)
-        predictions.append(outputs.logits.argmax(dim=-1))
+        predictions.append(outputs.logits.argmax(dim=-1).cpu())
     predicted = torch.cat(predictions)
     labels = data["labels"]
     return {
@@ -277,5 +294,8 @@ def predict(
     encoded = tokenizer(
         list(texts), truncation=True, max_length=max_length, padding=True, return_tensors="pt"
     )
-    logits = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]).logits
-    return torch.softmax(logits, dim=-1).tolist()
+    target = device()
+    logits = model(
+        input_ids=encoded["input_ids"].to(target), attention_mask=encoded["attention_mask"].to(target)
+    ).logits
+    return torch.softmax(logits, dim=-1).cpu().tolist()
