@@ -44,7 +44,10 @@ PYEOF
   echo "install_k8s_tools: $("$TOOLS_BIN/helm" version --short) and kubectl into .tools/bin"
 fi
 
-if ! "$PY" -c 'import kubernetes_validate, cloudcoil.models.keda, cloudcoil.models.prometheus_operator' >/dev/null 2>&1; then
+# Installed-distribution metadata, not imports: the check stays well under a second.
+if ! "$PY" -c 'import importlib.metadata as m
+for d in ("kubernetes-validate", "cloudcoil.models.keda", "cloudcoil.models.prometheus_operator"): m.version(d)' \
+    >/dev/null 2>&1; then
   "$PY" -m pip install --disable-pip-version-check -q -c constraints.txt \
     kubernetes-validate cloudcoil-models-keda cloudcoil-models-prometheus-operator
 fi
