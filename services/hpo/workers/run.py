@@ -17,11 +17,19 @@ from temporalio.worker import Worker
 log = logging.getLogger("hpo.worker")
 
 
-async def run_until_signalled(worker: Worker, name: str) -> None:
+def stop_on_signals() -> asyncio.Event:
+    """Install SIGINT/SIGTERM handlers first thing, so a signal during start-up (connecting,
+    spawning trial processes) is a clean stop rather than a kill."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_until_signalled(worker: Worker, name: str, stop: asyncio.Event) -> None:
+    if stop.is_set():
+        return
     task = asyncio.create_task(worker.run())
     log.info("%s worker polling %s", name, worker.task_queue)
     stopped = asyncio.create_task(stop.wait())

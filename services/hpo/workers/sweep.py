@@ -10,7 +10,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from hpo.activities.evaluate import EvaluationActivities
 from hpo.settings import Settings
 from hpo.workers.connect import connect
-from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled
+from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
 from hpo.workflows.predict import PredictWorkflow
 from hpo.workflows.sweep import SweepWorkflow
 from hpo.workflows.trial import TrialWorkflow
@@ -28,6 +28,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> None:
+    stop = stop_on_signals()
     import torch
 
     # Evaluation shares the machine with training: keep it to one intra-op thread.
@@ -43,4 +44,4 @@ async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> Non
         max_concurrent_activities=eval_concurrency,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
-    await run_until_signalled(worker, "sweep")
+    await run_until_signalled(worker, "sweep", stop)

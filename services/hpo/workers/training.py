@@ -22,7 +22,7 @@ from hpo.activities.snapshot import SnapshotActivities
 from hpo.activities.train import TrainingActivities
 from hpo.settings import Settings
 from hpo.workers.connect import connect
-from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled
+from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
 
 PR_SET_PDEATHSIG = 1
 
@@ -63,6 +63,7 @@ def default_threads(concurrency: int) -> int:
 
 
 async def run_training_worker(settings: Settings, concurrency: int, threads: int | None = None) -> None:
+    stop = stop_on_signals()
     context = multiprocessing.get_context("spawn")
     manager = SyncManager(ctx=context)
     manager.start(initializer=_die_with_parent)
@@ -88,7 +89,7 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
     try:
-        await run_until_signalled(worker, "training")
+        await run_until_signalled(worker, "training", stop)
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         manager.shutdown()
