@@ -60,6 +60,10 @@ async def test_sigkilled_worker_resumes_from_checkpoint_with_identical_loss(stac
         stack.processes.pop("training-worker", worker).stop()
 
     resumed, uninterrupted = crashed.trials[0], baseline.trials[0]
+    print(
+        f"killed after checkpoint step {killed_at}; resumed from step {resumed.train.resumed_from_step}; "
+        f"final loss {resumed.train.final_loss!r} vs uninterrupted {uninterrupted.train.final_loss!r}"
+    )
     assert resumed.status == "completed"
     assert resumed.train.resumed_from_step >= killed_at > 0
     assert resumed.train.step == uninterrupted.train.step == STEPS
