@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -105,7 +106,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def default_sweep_id(name: str) -> str:
-    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    # Seconds are not unique enough for scripted sweeps; a short random suffix is.
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 if __name__ == "__main__":

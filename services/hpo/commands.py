@@ -9,6 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from hpo.messages import PredictRequest, PredictResult, SweepRequest, SweepStatus
@@ -32,6 +34,13 @@ def _queues(settings: Settings):  # type: ignore[no-untyped-def]
     from hpo.messages import Queues
 
     return Queues(training=settings.training_queue, sweep=settings.sweep_queue)
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost message of a Temporal failure chain (workflow -> activity -> application)."""
+    while error.__cause__ is not None or getattr(error, "cause", None) is not None:
+        error = getattr(error, "cause", None) or error.__cause__  # type: ignore[assignment]
+    return str(error)
 
 
 async def preflight(settings: Settings, spec: SweepSpec | None = None) -> Client:
@@ -137,8 +146,19 @@ async def sweep_run(
     request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings))
     try:
         handle = await client.start_workflow(
-            "SweepWorkflow", request, id=sweep_id, task_queue=settings.sweep_queue, result_type=SweepStatus
+            "SweepWorkflow",
+            request,
+            id=sweep_id,
+            task_queue=settings.sweep_queue,
+            result_type=SweepStatus,
+            # A sweep id names one sweep's checkpoints in S3: never run a second sweep under it.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+    except WorkflowAlreadyStartedError:
+        raise UserError(
+            f"sweep id {sweep_id!r} is taken by an earlier sweep; choose another --id "
+            f"(or see it with `hpo sweep status {sweep_id}`)"
+        ) from None
     except RPCError as error:
         raise UserError(f"could not start sweep {sweep_id}: {error.message}") from None
     console.print(
@@ -161,9 +181,10 @@ async def sweep_run(
     try:
         final: SweepStatus = result_task.result()
     except WorkflowFailureError as error:
-        raise UserError(f"sweep {sweep_id} failed: {error.cause or error}") from None
+        raise UserError(f"sweep {sweep_id} failed: {root_cause(error)}") from None
     _print_changes(final, seen)
     if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(final.model_dump_json(indent=1))
     console.print(leaderboard(final))
     for line in failures(final):
@@ -214,13 +235,16 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
         texts=texts,
         queues=_queues(settings),
     )
-    result: PredictResult = await client.execute_workflow(
-        "PredictWorkflow",
-        request,
-        id=f"{sweep_id}.predict.{time.time_ns()}",
-        task_queue=settings.sweep_queue,
-        result_type=PredictResult,
-    )
+    try:
+        result: PredictResult = await client.execute_workflow(
+            "PredictWorkflow",
+            request,
+            id=f"{sweep_id}.predict.{time.time_ns()}",
+            task_queue=settings.sweep_queue,
+            result_type=PredictResult,
+        )
+    except WorkflowFailureError as error:
+        raise UserError(f"prediction from {sweep_id}/{trial_id} failed: {root_cause(error)}") from None
     console.print(f"trial {sweep_id}/{result.trial_id}")
     for prediction in result.predictions:
         probs = ", ".join(f"{label} {p:.3f}" for label, p in prediction.probabilities.items())

@@ -105,6 +105,7 @@ class TrialRequest(BaseModel):
     rung: int = 0
     fidelity: int | None = None  # None: train to full fidelity
     queues: Queues = Queues()
+    snapshot: SnapshotRef | None = None  # made once by the sweep; a lone trial makes its own
 
 
 TrialStatus = Literal["running", "completed", "failed", "stopped"]
@@ -144,13 +145,14 @@ class SweepStatus(BaseModel):
 def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
     """Scored trials best first, then unscored ones by id.
 
-    Trials trained further rank first: with early stopping, a value measured after 10 steps
-    is not comparable with one after 1,000, and the ladder's top rung is what it selected.
+    Trials on a higher rung of the ladder rank first: with early stopping, a value measured
+    after 10 steps is not comparable with one after 1,000. (Not raw step counts: with an
+    epochs budget, a smaller batch means more steps for the same data.)
     """
     sign = -1.0 if mode == "max" else 1.0
     scored = sorted(
         (t for t in trials if t.objective is not None),
-        key=lambda t: (-(t.train.step if t.train else 0), sign * (t.objective or 0.0), t.trial_id),
+        key=lambda t: (-t.rung, sign * (t.objective or 0.0), t.trial_id),
     )
     return scored + sorted((t for t in trials if t.objective is None), key=lambda t: t.trial_id)
 

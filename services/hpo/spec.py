@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 TEXT_CLASSIFICATION_PARAMS = ("lr", "batch_size", "warmup_ratio", "layers", "weight_decay")
 ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
+INTEGER_PARAMS = ("batch_size", "layers")
 
 
 class SpecError(ValueError):
@@ -89,7 +90,15 @@ class AlgorithmSpec(_Strict):
 
 class ObjectiveSpec(_Strict):
     metric: Literal["accuracy", "loss", "f1"] = "accuracy"
+    # Defaults to the metric's natural direction: min for loss, max otherwise.
     mode: Literal["max", "min"] = "max"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _natural_mode(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "mode" not in value and value.get("metric") == "loss":
+            return {**value, "mode": "min"}
+        return value
 
 
 class TrainingSpec(_Strict):
@@ -116,7 +125,8 @@ class SweepSpec(_Strict):
     dataset: DatasetSpec = DatasetSpec()
     space: dict[str, dict[str, Any]]
     algorithm: AlgorithmSpec = AlgorithmSpec()
-    trials: int = Field(ge=1, le=10_000)
+    # One sweep is one workflow history: bounded until the sweep continues-as-new.
+    trials: int = Field(ge=1, le=2_000)
     max_concurrent: int = Field(default=2, ge=1)
     objective: ObjectiveSpec = ObjectiveSpec()
     seed: int = 0
@@ -139,8 +149,51 @@ class SweepSpec(_Strict):
                 f"unknown hyperparameter {unknown[0]!r}; text-classification understands "
                 + ", ".join(TEXT_CLASSIFICATION_PARAMS)
             )
-        parse_space(space)
+        parsed = parse_space(space)
+        for name in INTEGER_PARAMS:
+            if name in space and not _all_integers(parsed, name):
+                raise ValueError(f"{name} must take integer values (type: int, or categorical integers)")
         return space
+
+    @model_validator(mode="after")
+    def _algorithm_fits(self) -> SweepSpec:
+        """Build the search core once, so its own checks (eta, fidelities, options) fail here,
+        before anything starts, instead of inside the running sweep."""
+        multi_fidelity = self.algorithm.name in MULTI_FIDELITY
+        if multi_fidelity and self.training.max_steps is None:
+            raise ValueError(f"algorithm {self.algorithm.name} needs training.max_steps (its max fidelity)")
+        if not multi_fidelity and self.algorithm.min_fidelity is not None:
+            raise ValueError(f"algorithm.min_fidelity is only used by {', '.join(MULTI_FIDELITY)}")
+        make_scheduler(self)
+        return self
+
+
+def _all_integers(space: Any, name: str) -> bool:
+    from hpo.search import CategoricalParam, IntParam
+
+    param = next(p for p in space.params if p.name == name)
+    if isinstance(param, CategoricalParam):
+        return all(isinstance(c, int) and not isinstance(c, bool) for c in param.choices)
+    return isinstance(param, IntParam)
+
+
+def make_scheduler(spec: SweepSpec) -> Any:
+    """The search core configured by a spec (pure: also runs inside the sweep workflow)."""
+    from hpo.search import build_scheduler
+
+    multi_fidelity = spec.algorithm.name in MULTI_FIDELITY
+    return build_scheduler(
+        spec.algorithm.name,
+        spec.space,
+        mode=spec.objective.mode,
+        seed=spec.seed,
+        num_trials=spec.trials,
+        max_concurrent=spec.max_concurrent,
+        max_fidelity=spec.training.max_steps if multi_fidelity else None,
+        min_fidelity=spec.algorithm.min_fidelity if multi_fidelity else None,
+        eta=spec.algorithm.eta,
+        **spec.algorithm.options,
+    )
 
 
 def _format_validation_error(source: str, error: ValidationError) -> str:

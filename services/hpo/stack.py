@@ -172,7 +172,7 @@ class EmbeddedStack:
         self._wait_s3_ready()
 
     def _wait_s3_ready(self) -> None:
-        from hpo.storage.s3 import ObjectStore, StorageUnavailable
+        from hpo.storage.s3 import ObjectStore
 
         store = ObjectStore(self.settings)
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -182,7 +182,7 @@ class EmbeddedStack:
                 return
             except Exception as error:  # the filer may accept connections before it serves S3
                 if time.monotonic() > deadline:
-                    raise StorageUnavailable(f"S3 server did not become ready: {error}") from None
+                    raise StackError(f"the S3 server did not become ready: {error}") from None
                 time.sleep(0.5)
 
     def start_worker(self, kind: str, *extra: str) -> ManagedProcess:

@@ -45,7 +45,7 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     kept = checkpoints.manifests(trial_prefix(sweep_id, best.trial_id))
     assert [key.rsplit("/", 2)[-2] for key in kept] == ["step-000000030", "step-000000040"]
 
-    await replay_and_record(stack, sweep_id, "sweep_random")
+    await replay_and_record(stack, sweep_id, "sweep_random_v2")
 
     client = await connect(stack.settings)
     prediction: PredictResult = await client.execute_workflow(

@@ -31,7 +31,7 @@ async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker
     )
     sweep_id = new_sweep_id("ladder")
     status = await run_sweep(stack, spec, sweep_id)
-    await replay_and_record(stack, sweep_id, "sweep_asha")
+    await replay_and_record(stack, sweep_id, "sweep_asha_v2")
 
     assert status.state == "completed"
     assert all(t.snapshot and t.snapshot.counts["train"] > 0 for t in status.trials if t.train)
@@ -44,3 +44,16 @@ async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker
     assert max(t.train.step for t in status.trials if t.train) == 40
     # Early stopping saved compute: not every trial trained to the top rung.
     assert sum(t.train.step for t in status.trials if t.train) < 4 * 40
+
+
+async def test_a_dataset_error_fails_the_sweep_once_with_its_reason(
+    stack, training_worker, tiny_model, tiny_csv
+):
+    from temporalio.client import WorkflowFailureError
+
+    from hpo.commands import root_cause
+
+    spec = tiny_spec(tiny_model, tiny_csv, dataset={"label_field": "sentiment"})
+    with pytest.raises(WorkflowFailureError) as failed:
+        await run_sweep(stack, spec, new_sweep_id("bad-data"))
+    assert "no column 'sentiment' (dataset.label_field)" in root_cause(failed.value)

@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 import yaml
 
@@ -146,7 +147,7 @@ def test_keda_model_check_catches_mistakes() -> None:
     from cloudcoil.models.keda.v1alpha1 import ScaledObject
 
     doc = next(iter(by_kind(documents("gpu-keda"), "ScaledObject").values()))
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError):
         _strict_model_check(ScaledObject, {**doc, "spec": {**doc["spec"], "minReplicaCount": "zero"}})
     with pytest.raises(AssertionError):
         _strict_model_check(ScaledObject, {**doc, "spec": {**doc["spec"], "minReplicas": 0}})
@@ -161,8 +162,13 @@ def test_servicemonitor_shape() -> None:
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     wanted = monitor["spec"]["selector"]["matchLabels"]
-    selected = [s for s in by_kind(docs, "Service").values() if wanted.items() <= s["metadata"]["labels"].items()]
-    assert {s["metadata"]["name"] for s in selected} == {"hpo-training-worker-metrics", "hpo-sweep-worker-metrics"}
+    selected = [
+        s for s in by_kind(docs, "Service").values() if wanted.items() <= s["metadata"]["labels"].items()
+    ]
+    assert {s["metadata"]["name"] for s in selected} == {
+        "hpo-training-worker-metrics",
+        "hpo-sweep-worker-metrics",
+    }
     assert all(e["port"] == "metrics" for e in monitor["spec"]["endpoints"])
     assert {p["name"] for s in selected for p in s["spec"]["ports"]} == {"metrics"}
 
@@ -184,8 +190,15 @@ def test_schema_rejects_bad_values() -> None:
 
 def test_values_yaml_comments_every_setting() -> None:
     """Every key of values.yaml (outside free-form maps) has a comment right above it."""
-    free_form = {"spec", "dynamicConfig", "resources", "podSecurityContext", "securityContext",
-                 "nodeSelector", "tolerations"}
+    free_form = {
+        "spec",
+        "dynamicConfig",
+        "resources",
+        "podSecurityContext",
+        "securityContext",
+        "nodeSelector",
+        "tolerations",
+    }
     lines = (CHART / "values.yaml").read_text().splitlines()
     stack: list[tuple[int, str]] = []
     missing = []
@@ -255,8 +268,14 @@ def test_ladder_cronjob_is_a_suspended_template_wired_to_the_sweep_queue(scenari
     assert hpo_args(submit)[:3] == ["sweep", "run", "/etc/hpo/sweeps/ladder.yaml"]
     # Same queues and servers as the workers that will run the sweep.
     sweep_worker = main_container(by_kind(docs, "Deployment")["hpo-sweep-worker"]["spec"]["template"]["spec"])
-    for name in ("HPO_SWEEP_QUEUE", "HPO_TRAINING_QUEUE", "HPO_TEMPORAL_ADDRESS", "HPO_TEMPORAL_NAMESPACE",
-                 "HPO_S3_ENDPOINT", "HPO_S3_BUCKET"):
+    for name in (
+        "HPO_SWEEP_QUEUE",
+        "HPO_TRAINING_QUEUE",
+        "HPO_TEMPORAL_ADDRESS",
+        "HPO_TEMPORAL_NAMESPACE",
+        "HPO_S3_ENDPOINT",
+        "HPO_S3_BUCKET",
+    ):
         assert env_of(submit)[name] == env_of(sweep_worker)[name], name
     # The spec file comes from the chart's ConfigMap, under the name the command reads.
     mount = next(m for m in submit["volumeMounts"] if m["mountPath"] == "/etc/hpo/sweeps")
@@ -287,7 +306,9 @@ def test_kubectl_create_job_from_cronjob_yields_a_valid_job(tmp_path: Path) -> N
     }
     path = tmp_path / "job.yaml"
     path.write_text(yaml.safe_dump(job))
-    proc = run(_tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBE_VERSIONS[-1], str(path), check=False)
+    proc = run(
+        _tool("kubernetes-validate"), "--strict", "--quiet", "-k", KUBE_VERSIONS[-1], str(path), check=False
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # Every object the job's pod refers to is part of the release.
     docs = documents("default")
@@ -306,7 +327,11 @@ def test_kubectl_create_job_from_cronjob_yields_a_valid_job(tmp_path: Path) -> N
 def test_sweep_specs_are_valid_hpo_specs(scenario: str, tmp_path: Path) -> None:
     """Each ConfigMap spec loads with hpo's own spec loader, as `hpo sweep run` will."""
     spec_module = pytest.importorskip("hpo.spec")
-    (configmap,) = (d for d in documents(scenario) if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-sweeps"))
+    (configmap,) = (
+        d
+        for d in documents(scenario)
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-sweeps")
+    )
     cronjobs = by_kind(documents(scenario), "CronJob")
     assert {f"{name}.yaml" for name in cronjobs} == set(configmap["data"])
     for key, text in configmap["data"].items():
@@ -322,7 +347,7 @@ def test_chart_commands_parse_with_the_hpo_cli() -> None:
     parser = cli.build_parser()
     seen = set()
     for scenario in SCENARIOS:
-        for owner, pod in pod_specs(documents(scenario)):
+        for _owner, pod in pod_specs(documents(scenario)):
             for container in pod["containers"]:
                 args = hpo_args(container)
                 if not args or container.get("command"):
@@ -343,7 +368,11 @@ def test_keda_scaler_uses_the_workers_queue_and_server(scenario: str) -> None:
     sweep_env = env_of(main_container(deploys["hpo-sweep-worker"]["spec"]["template"]["spec"]))
     training_env = env_of(main_container(training["spec"]["template"]["spec"]))
     spec = scaled["spec"]
-    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "hpo-training-worker"}
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "hpo-training-worker",
+    }
     assert spec["minReplicaCount"] == 0
     assert "replicas" not in training["spec"]  # KEDA owns it; upgrades must not reset it
     (trigger,) = spec["triggers"]
@@ -356,7 +385,10 @@ def test_keda_scaler_uses_the_workers_queue_and_server(scenario: str) -> None:
     # Not scaled away mid-training: active while sweeps run, and no HPA scale-down while active.
     assert meta["includeRunningWorkflowCount"] == "true"
     assert meta["workflowTaskQueueForCount"] == sweep_env["HPO_SWEEP_QUEUE"]
-    assert spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["selectPolicy"] == "Disabled"
+    assert (
+        spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]["selectPolicy"]
+        == "Disabled"
+    )
     assert all(isinstance(v, str) for v in meta.values())  # KEDA metadata is a string map
     if scenario == "external":
         assert meta["taskQueue"] == "acme-training" and meta["workflowTaskQueueForCount"] == "acme-sweeps"
@@ -379,7 +411,10 @@ def test_probes_on_long_running_containers(scenario: str) -> None:
             for container in workload["spec"]["template"]["spec"]["containers"]:
                 if container["name"] == "namespace":
                     continue  # idle companion of the Temporal server, nothing to probe
-                assert "readinessProbe" in container and "livenessProbe" in container, (name, container["name"])
+                assert "readinessProbe" in container and "livenessProbe" in container, (
+                    name,
+                    container["name"],
+                )
     for name in ("hpo-training-worker", "hpo-sweep-worker"):
         worker = main_container(by_kind(docs, "Deployment")[name]["spec"]["template"]["spec"])
         port = next(p for p in worker["ports"] if p["name"] == "metrics")
@@ -446,7 +481,7 @@ def test_existing_secret_and_external_servers() -> None:
     kinds = {d["kind"] for d in docs}
     assert "StatefulSet" not in kinds  # no in-chart PostgreSQL or MinIO
     assert "hpo-temporal" not in by_kind(docs, "Deployment")
-    for owner, pod in pod_specs(docs):
+    for _owner, pod in pod_specs(docs):
         env = env_of(main_container(pod))
         if "HPO_TEMPORAL_ADDRESS" in env:
             assert env["HPO_TEMPORAL_ADDRESS"] == "temporal-frontend.temporal.svc.cluster.local:7233"
@@ -465,7 +500,9 @@ def test_in_chart_temporal_and_minio_are_single_replica_and_persistent() -> None
     statefulsets = by_kind(docs, "StatefulSet")
     for name in ("hpo-temporal-postgresql", "hpo-minio"):
         assert statefulsets[name]["spec"]["replicas"] == 1
-        assert statefulsets[name]["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == ["ReadWriteOnce"]
+        assert statefulsets[name]["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"] == [
+            "ReadWriteOnce"
+        ]
     env = env_of(main_container(by_kind(docs, "Deployment")["hpo-sweep-worker"]["spec"]["template"]["spec"]))
     services = by_kind(docs, "Service")
     host, port = env["HPO_TEMPORAL_ADDRESS"].split(":")
@@ -484,7 +521,9 @@ def test_selectors_match_pods(scenario: str) -> None:
     }
     for service in by_kind(docs, "Service").values():
         selector = service["spec"]["selector"]
-        assert any(selector.items() <= labels.items() for labels in pod_labels.values()), service["metadata"]["name"]
+        assert any(selector.items() <= labels.items() for labels in pod_labels.values()), service["metadata"][
+            "name"
+        ]
     for pdb in by_kind(docs, "PodDisruptionBudget").values():
         selector = pdb["spec"]["selector"]["matchLabels"]
         matched = [n for n, labels in pod_labels.items() if selector.items() <= labels.items()]
@@ -513,12 +552,21 @@ def test_service_account_and_rbac_are_minimal() -> None:
     (account,) = by_kind(docs, "ServiceAccount").values()
     assert account["automountServiceAccountToken"] is False
     (role,) = by_kind(docs, "Role").values()
-    verbs = {(group, resource, verb) for rule in role["rules"] for group in rule["apiGroups"]
-             for resource in rule["resources"] for verb in rule["verbs"]}
+    verbs = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
     assert ("batch", "jobs", "create") in verbs and ("batch", "cronjobs", "get") in verbs
-    assert not any(resource in ("secrets", "*") or verb in ("*", "escalate", "bind") for _, resource, verb in verbs)
+    assert not any(
+        resource in ("secrets", "*") or verb in ("*", "escalate", "bind") for _, resource, verb in verbs
+    )
     (binding,) = by_kind(docs, "RoleBinding").values()
-    assert binding["subjects"] == [{"kind": "Group", "name": "ml-team", "apiGroup": "rbac.authorization.k8s.io"}]
+    assert binding["subjects"] == [
+        {"kind": "Group", "name": "ml-team", "apiGroup": "rbac.authorization.k8s.io"}
+    ]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert not by_kind(documents("default"), "RoleBinding")  # nobody is bound unless named
 
@@ -532,8 +580,10 @@ def test_helm_test_pod_checks_temporal_and_s3() -> None:
 
 
 def test_notes_tell_the_next_command() -> None:
-    out = run(_tool("helm"), "install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE).stdout
-    notes = out[out.index("NOTES:"):]
+    out = run(
+        _tool("helm"), "install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE
+    ).stdout
+    notes = out[out.index("NOTES:") :]
     assert f"kubectl -n {NAMESPACE} create job sweep --from=cronjob/ladder" in notes
     assert f"helm -n {NAMESPACE} test {RELEASE}" in notes
 

@@ -23,7 +23,9 @@ def chart_values() -> dict:
 def test_kind_cluster_has_a_node_like_the_gpu_pool() -> None:
     config = yaml.safe_load((REPO / "k8s" / "kind-config.yaml").read_text())
     training = chart_values()["trainingWorker"]
-    gpu_nodes = [n for n in config["nodes"] if training["nodeSelector"].items() <= n.get("labels", {}).items()]
+    gpu_nodes = [
+        n for n in config["nodes"] if training["nodeSelector"].items() <= n.get("labels", {}).items()
+    ]
     assert len(gpu_nodes) == 1
     (patch,) = gpu_nodes[0]["kubeadmConfigPatches"]
     taints = yaml.safe_load(patch)["nodeRegistration"]["taints"]
@@ -87,8 +89,13 @@ def test_addon_values_target_the_gpu_pool() -> None:
 
 @pytest.mark.parametrize(
     "script",
-    ["scripts/install_k8s_tools.sh", "scripts/build_images.sh", "scripts/test_k8s_kind.sh",
-     "scripts/smoke_test_image.sh", "k8s/install-addons.sh"],
+    [
+        "scripts/install_k8s_tools.sh",
+        "scripts/build_images.sh",
+        "scripts/test_k8s_kind.sh",
+        "scripts/smoke_test_image.sh",
+        "k8s/install-addons.sh",
+    ],
 )
 def test_scripts_parse(script: str) -> None:
     assert subprocess.run(["bash", "-n", str(REPO / script)], capture_output=True).returncode == 0

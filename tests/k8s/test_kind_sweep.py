@@ -84,10 +84,13 @@ class Cluster:
 
     def diagnostics(self) -> str:
         parts = []
-        for args in (("get", "pods,jobs,pvc", "-o", "wide"), ("get", "events", "--sort-by=.lastTimestamp"),
-                     ("logs", "deploy/hpo-sweep-worker", "--tail=80"),
-                     ("logs", "deploy/hpo-training-worker", "--tail=80"),
-                     ("logs", "deploy/hpo-temporal", "-c", "temporal", "--tail=40")):
+        for args in (
+            ("get", "pods,jobs,pvc", "-o", "wide"),
+            ("get", "events", "--sort-by=.lastTimestamp"),
+            ("logs", "deploy/hpo-sweep-worker", "--tail=80"),
+            ("logs", "deploy/hpo-training-worker", "--tail=80"),
+            ("logs", "deploy/hpo-temporal", "-c", "temporal", "--tail=40"),
+        ):
             proc = self.kubectl(*args, check=False, timeout=60)
             parts.append(f"$ kubectl {' '.join(args)}\n{proc.stdout}{proc.stderr}")
         return "\n".join(parts)
@@ -104,8 +107,20 @@ def cluster() -> Iterator[Cluster]:
     name = f"hpo-test-{uuid.uuid4().hex[:6]}"
     workdir = Path(tempfile.mkdtemp(prefix="hpo-kind-"))
     c = Cluster(name, workdir / "kubeconfig", engine)
-    c.run(kind, "create", "cluster", "--name", name, "--config", str(REPO / "k8s" / "kind-config.yaml"),
-          "--kubeconfig", str(c.kubeconfig), "--wait", "180s", timeout=900)
+    c.run(
+        kind,
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--config",
+        str(REPO / "k8s" / "kind-config.yaml"),
+        "--kubeconfig",
+        str(c.kubeconfig),
+        "--wait",
+        "180s",
+        timeout=900,
+    )
     try:
         # Through an archive, which works for docker and podman alike.
         archive = workdir / "hpo-worker.tar"
@@ -123,8 +138,18 @@ def cluster() -> Iterator[Cluster]:
 
 def test_helm_install_and_ladder_sweep_end_to_end(cluster: Cluster) -> None:
     try:
-        cluster.helm("install", "hpo", str(CHART), "--create-namespace", "-f", str(VALUES),
-                     "--wait", "--timeout", "15m", timeout=1000)
+        cluster.helm(
+            "install",
+            "hpo",
+            str(CHART),
+            "--create-namespace",
+            "-f",
+            str(VALUES),
+            "--wait",
+            "--timeout",
+            "15m",
+            timeout=1000,
+        )
         # Temporal and S3 reachable with the workers' settings.
         test = cluster.helm("test", "hpo", "--logs", "--timeout", "5m", timeout=400)
         assert "Phase:          Succeeded" in test.stdout or "Succeeded" in test.stdout
@@ -133,12 +158,15 @@ def test_helm_install_and_ladder_sweep_end_to_end(cluster: Cluster) -> None:
         cluster.kubectl("create", "job", "sweep", "--from=cronjob/ladder")
         deadline = time.monotonic() + SWEEP_TIMEOUT_S
         while True:
-            status = cluster.kubectl("get", "job", "sweep", "-o",
-                                     "jsonpath={.status.succeeded}/{.status.failed}").stdout
+            status = cluster.kubectl(
+                "get", "job", "sweep", "-o", "jsonpath={.status.succeeded}/{.status.failed}"
+            ).stdout
             succeeded, _, failed = status.partition("/")
             if succeeded == "1":
                 break
-            assert failed in ("", "0"), "the sweep job failed:\n" + cluster.kubectl("logs", "job/sweep", check=False).stdout
+            assert failed in ("", "0"), (
+                "the sweep job failed:\n" + cluster.kubectl("logs", "job/sweep", check=False).stdout
+            )
             assert time.monotonic() < deadline, f"sweep not done after {SWEEP_TIMEOUT_S}s"
             time.sleep(10)
 

@@ -11,7 +11,9 @@ from hpo.report import failures, leaderboard
 from hpo.spec import parse_spec
 
 
-def trial(trial_id: str, objective: float | None, step: int = 40, error: str | None = None) -> TrialResult:
+def trial(
+    trial_id: str, objective: float | None, step: int = 40, error: str | None = None, rung: int = 1
+) -> TrialResult:
     metrics = (
         Metrics(accuracy=objective or 0.0, loss=0.5, f1=0.5, examples=10) if objective is not None else None
     )
@@ -22,6 +24,7 @@ def trial(trial_id: str, objective: float | None, step: int = 40, error: str | N
         trial_id=trial_id,
         params={"lr": 1e-4},
         status="failed" if error else "completed",
+        rung=rung,
         objective=objective,
         validation=metrics,
         test=metrics,
@@ -30,10 +33,17 @@ def trial(trial_id: str, objective: float | None, step: int = 40, error: str | N
     )
 
 
-def test_higher_fidelity_ranks_first_then_objective():
-    trials = [trial("a", 0.9, step=10), trial("b", 0.8), trial("c", 0.85), trial("d", None, error="boom")]
-    assert [t.trial_id for t in ranked_trials(trials, "max")] == ["c", "b", "a", "d"]
-    assert [t.trial_id for t in ranked_trials(trials, "min")] == ["b", "c", "a", "d"]
+def test_higher_rung_ranks_first_then_objective():
+    # "e" trained more steps (smaller batches, epochs budget) on the same rung: steps do not rank.
+    trials = [
+        trial("a", 0.9, step=10, rung=0),
+        trial("b", 0.8),
+        trial("c", 0.85),
+        trial("d", None, error="boom"),
+        trial("e", 0.6, step=80),
+    ]
+    assert [t.trial_id for t in ranked_trials(trials, "max")] == ["c", "b", "e", "a", "d"]
+    assert [t.trial_id for t in ranked_trials(trials, "min")] == ["e", "b", "c", "a", "d"]
 
 
 def test_leaderboard_shows_validation_and_test_accuracy_and_failures():

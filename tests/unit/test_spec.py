@@ -88,3 +88,31 @@ def test_missing_spec_file_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed")
     with pytest.raises(SpecError, match="not valid YAML"):
         load_spec(bad)
+
+
+def test_search_configuration_is_checked_before_anything_starts():
+    data = example()
+    data["algorithm"] = {"name": "asha", "eta": 3}
+    assert "needs training.max_steps" in error_for(data)
+
+    data = example()
+    data["training"] = {"max_steps": 100}
+    data["algorithm"] = {"name": "tpe", "options": {"gama": 0.2}}
+    assert "gama" in error_for(data)
+
+    data = example()
+    data["training"] = {"max_steps": 100}
+    data["algorithm"] = {"name": "asha", "min_fidelity": 500}
+    assert "fidelity" in error_for(data)
+
+
+def test_integer_hyperparameters_must_be_integers():
+    data = example()
+    data["space"]["batch_size"] = {"type": "float", "low": 8, "high": 64}
+    assert "batch_size must take integer values" in error_for(data)
+
+
+def test_loss_objective_defaults_to_minimise():
+    data = example()
+    data["objective"] = {"metric": "loss"}
+    assert parse_spec(data).objective.mode == "min"

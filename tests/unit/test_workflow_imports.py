@@ -14,5 +14,7 @@ def test_workflow_modules_import_no_heavy_libraries():
         "import hpo.workflows.sweep, hpo.workflows.trial, hpo.workflows.predict\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
     assert result.stdout.strip() == ""

@@ -47,8 +47,15 @@ def parse_examples(data: bytes, fmt: str, text_field: str, label_field: str, sou
         rows = list(reader)
         columns = reader.fieldnames or []
     elif fmt == "jsonl":
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        columns = sorted(rows[0]) if rows else []
+        try:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as error:
+            raise DatasetError(f"{source} is not JSON Lines (line {error.lineno}: {error.msg})") from None
+        if not all(isinstance(row, dict) for row in rows):
+            raise DatasetError(
+                f"{source}: every JSON Lines row must be an object with the text and label fields"
+            )
+        columns = sorted(set().union(*rows)) if rows else []
     else:
         raise DatasetError(f"{source}: unsupported format {fmt!r}; use .csv or .jsonl")
     for field, role in ((text_field, "text_field"), (label_field, "label_field")):
@@ -56,6 +63,11 @@ def parse_examples(data: bytes, fmt: str, text_field: str, label_field: str, sou
             raise DatasetError(
                 f"{source} has no column {field!r} (dataset.{role}); its columns are {', '.join(columns)}"
             )
+    if not rows:
+        raise DatasetError(f"{source} holds no rows")
+    missing = sum(1 for row in rows if text_field not in row or label_field not in row)
+    if missing:
+        raise DatasetError(f"{source}: {missing} row(s) lack {text_field!r} or {label_field!r}")
     return [Example(str(row[text_field]), str(row[label_field])) for row in rows if row[text_field]]
 
 

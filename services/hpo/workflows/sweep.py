@@ -7,45 +7,59 @@ is a pydantic model, so the whole sweep is replay-safe by construction.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo.messages import SweepRequest, SweepStatus, TrialRequest, TrialResult, ranked_trials
-    from hpo.search import build_scheduler
-    from hpo.spec import MULTI_FIDELITY, SweepSpec
+    from hpo.messages import SnapshotRef, SweepRequest, SweepStatus, TrialRequest, TrialResult, ranked_trials
+    from hpo.spec import make_scheduler
+    from hpo.workflows.trial import ensure_snapshot
+
+T = TypeVar("T")
 
 
-def make_scheduler(spec: SweepSpec) -> Any:
-    multi_fidelity = spec.algorithm.name in MULTI_FIDELITY
-    return build_scheduler(
-        spec.algorithm.name,
-        spec.space,
-        mode=spec.objective.mode,
-        seed=spec.seed,
-        num_trials=spec.trials,
-        max_concurrent=spec.max_concurrent,
-        max_fidelity=spec.training.max_steps if multi_fidelity else None,
-        min_fidelity=spec.algorithm.min_fidelity if multi_fidelity else None,
-        eta=spec.algorithm.eta,
-        **spec.algorithm.options,
-    )
+def _guarded(step: Callable[..., T], *args: Any) -> T:
+    """The search core rejects a configuration with ValueError: that fails the sweep at once
+    (a retry cannot fix it), instead of a workflow task retried forever."""
+    try:
+        return step(*args)
+    except ValueError as error:
+        raise ApplicationError(f"search: {error}", type="InvalidSearch", non_retryable=True) from error
 
 
 @workflow.defn(name="SweepWorkflow")
 class SweepWorkflow:
     def __init__(self) -> None:
         self._request: SweepRequest | None = None
+        self._snapshot: SnapshotRef | None = None
         self._trials: dict[str, TrialResult] = {}
+        # Accelerator-seconds per trial over all its rungs and attempts: the sweep's real cost.
+        self._seconds: dict[str, float] = {}
         self._completed = False
+
+    def _record(self, trial_id: str, result: TrialResult) -> TrialResult:
+        if result.train:
+            self._seconds[trial_id] = self._seconds.get(trial_id, 0.0) + result.train.train_seconds
+        previous = self._trials.get(trial_id)
+        if result.status == "failed" and previous is not None and previous.objective is not None:
+            # A failed promotion keeps what the lower rung measured; only the status says it failed.
+            result = previous.model_copy(update={"status": "failed", "error": result.error})
+        self._trials[trial_id] = result
+        return result
 
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepStatus:
         self._request = request
-        scheduler = make_scheduler(request.spec)
-        state, actions = scheduler.initial_actions(scheduler.new_state())
+        # Read and tokenize the data once, before any trial: a wrong field or an empty class
+        # fails the sweep with one message instead of failing every trial the same way.
+        # patched(): sweeps started before this change replay without the extra activity.
+        if workflow.patched("snapshot-once-per-sweep"):
+            self._snapshot = await ensure_snapshot(request.spec, request.queues)
+        scheduler = _guarded(make_scheduler, request.spec)
+        state, actions = _guarded(scheduler.initial_actions, _guarded(scheduler.new_state))
         running: dict[asyncio.Task[TrialResult], tuple[str, int]] = {}
         finished = False
         while True:
@@ -74,12 +88,11 @@ class SweepWorkflow:
             actions = []
             for task in done:
                 trial_id, rung = running.pop(task)
-                result = self._collect(task, trial_id, rung)
-                self._trials[trial_id] = result
+                result = self._record(trial_id, self._collect(task, trial_id, rung))
                 if result.status == "completed" and result.objective is not None:
-                    state, new = scheduler.on_result(state, trial_id, rung, result.objective)
+                    state, new = _guarded(scheduler.on_result, state, trial_id, rung, result.objective)
                 else:
-                    state, new = scheduler.on_failure(state, trial_id, result.error or "failed")
+                    state, new = _guarded(scheduler.on_failure, state, trial_id, result.error or "failed")
                 actions.extend(new)
         if not finished:
             # Nothing running and no Finish: the search core stalled. Fail loudly, never "complete".
@@ -100,6 +113,7 @@ class SweepWorkflow:
                     sweep_id=request.sweep_id,
                     trial_id=trial_id,
                     spec=request.spec,
+                    snapshot=self._snapshot,
                     params=trial.params,
                     rung=rung,
                     fidelity=fidelity,
@@ -143,5 +157,5 @@ class SweepWorkflow:
             mode=spec.objective.mode,
             trials=trials,
             best_trial_id=best.trial_id if best else None,
-            train_seconds=sum(trial.train.train_seconds for trial in trials if trial.train),
+            train_seconds=sum(self._seconds.values()),
         )

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from hpo.messages import (
         EvalRequest,
         EvalResult,
+        Queues,
         SnapshotRef,
         SnapshotRequest,
         TrainRequest,
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         TrialResult,
         total_training_steps,
     )
+    from hpo.spec import SweepSpec
 
 TRAIN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -41,6 +43,18 @@ def _reason(error: BaseException) -> str:
     return str(cause)
 
 
+async def ensure_snapshot(spec: SweepSpec, queues: Queues) -> SnapshotRef:
+    return await workflow.execute_activity(
+        "ensure_snapshot",
+        SnapshotRequest(dataset=spec.dataset, model=spec.model, max_length=spec.training.max_length),
+        result_type=SnapshotRef,
+        task_queue=queues.training,
+        start_to_close_timeout=timedelta(minutes=30),
+        heartbeat_timeout=timedelta(minutes=2),
+        retry_policy=QUICK_RETRY,
+    )
+
+
 @workflow.defn(name="TrialWorkflow")
 class TrialWorkflow:
     @workflow.run
@@ -50,15 +64,7 @@ class TrialWorkflow:
             trial_id=request.trial_id, params=request.params, status="running", rung=request.rung
         )
         try:
-            snapshot: SnapshotRef = await workflow.execute_activity(
-                "ensure_snapshot",
-                SnapshotRequest(dataset=spec.dataset, model=spec.model, max_length=spec.training.max_length),
-                result_type=SnapshotRef,
-                task_queue=request.queues.training,
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=QUICK_RETRY,
-            )
+            snapshot = request.snapshot or await ensure_snapshot(spec, request.queues)
             result.snapshot = snapshot
             batch_size = int(request.params.get("batch_size", 32))
             total = total_training_steps(spec, batch_size, snapshot.counts["train"])
