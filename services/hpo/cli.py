@@ -89,7 +89,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         home = args.home or settings.home
         return commands.up(settings, home, args.ui_port or None, args.training_concurrency)
     if args.command == "demo":
-        return commands.demo(settings, args.home or settings.home / "demo", args.spec, args.output)
+        return commands.demo(settings, args.home, args.spec, args.output)
     if args.command == "worker":
         return commands.worker(settings, args.kind, args.concurrency, args.threads)
     if args.command == "sweep" and args.sweep_command == "run":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hpo.spec import SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
 from hpo.storage.s3 import ObjectStore, StorageUnavailable, split_s3_uri
 from hpo.workers.connect import TemporalUnavailable, connect
+from hpo.workers.run import WorkerUnhealthy
 
 # A wide console when piped (CI logs, `tee`): the leaderboard must not wrap into noise.
 console = Console(highlight=False, width=None if Console().is_terminal else 160)
@@ -99,6 +101,8 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
     signal.signal(signal.SIGINT, _stop)
     try:
         while not stopping:
+            for restarted in stack.restart_dead_workers():
+                console.print(f"[yellow]{restarted} exited; started a new one (see its log)[/yellow]")
             stack.check_alive()
             time.sleep(1.0)
     except KeyboardInterrupt:
@@ -113,10 +117,15 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
     return 0
 
 
-def demo(settings: Settings, home: Path, spec_path: Path, output: Path | None = None) -> int:
+def demo(settings: Settings, home: Path | None, spec_path: Path, output: Path | None = None) -> int:
+    """Stack up, one sweep, stack down. Without --home the state (checkpoints included) lives
+    in a temporary directory that is removed afterwards."""
     spec = load_spec(spec_path)  # validate before starting anything
-    stack = EmbeddedStack.for_home(home, settings, ephemeral_ports=True)
+    scratch = None if home else tempfile.TemporaryDirectory(prefix="hpo-demo-")
+    stack = EmbeddedStack.for_home(home or Path(scratch.name), settings, ephemeral_ports=True)  # type: ignore[union-attr]
     started = time.monotonic()
+    # SIGTERM (a `timeout`, a CI runner) must stop the stack like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with stack:
             code = asyncio.run(
@@ -124,6 +133,9 @@ def demo(settings: Settings, home: Path, spec_path: Path, output: Path | None = 
             )
     except StackError as error:
         raise UserError(str(error)) from None
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     console.print(f"demo wall time {time.monotonic() - started:.0f}s (stack start, sweep, stack stop)")
     return code
 
@@ -264,4 +276,7 @@ def worker(settings: Settings, kind: str, concurrency: int, threads: int | None)
             asyncio.run(run_sweep_worker(settings))
     except TemporalUnavailable as error:
         raise UserError(str(error)) from None
+    except WorkerUnhealthy as error:
+        console.print(f"[red]{error}[/red]")
+        return 1
     return 0

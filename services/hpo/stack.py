@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hpo.proc import die_gracefully_with_parent
 from hpo.settings import Settings
 
 READY_TIMEOUT_S = 60.0
@@ -54,7 +55,7 @@ class ManagedProcess:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, timeout: float = 90.0) -> None:
         if self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
@@ -114,7 +115,14 @@ class EmbeddedStack:
         log = logs / f"{name}.log"
         with log.open("ab") as handle:
             process = subprocess.Popen(
-                command, stdout=handle, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                command,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                # Own session: Ctrl-C reaches `hpo up` only, which stops the children in order.
+                start_new_session=True,
+                # ... and if `hpo up` itself is killed, the children stop too.
+                preexec_fn=die_gracefully_with_parent,
             )
         managed = ManagedProcess(name, process, log)
         self.processes[name] = managed
@@ -199,6 +207,16 @@ class EmbeddedStack:
         except BaseException:
             self.stop()
             raise
+
+    def restart_dead_workers(self) -> list[str]:
+        """Workers are replaceable (their trials resume from checkpoints): restart any that exited."""
+        restarted = []
+        for name in ("training-worker", "sweep-worker"):
+            managed = self.processes.get(name)
+            if managed is not None and managed.process.poll() is not None:
+                self.start_worker(name.removesuffix("-worker"))
+                restarted.append(name)
+        return restarted
 
     def check_alive(self) -> None:
         for managed in self.processes.values():

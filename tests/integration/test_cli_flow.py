@@ -65,6 +65,20 @@ def _stop_up(process: subprocess.Popen[str]) -> str:
     return out
 
 
+def _child_pid(parent: int, command_part: str) -> int:
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and command_part in cmdline:
+            return int(entry.name)
+    raise AssertionError(f"no child of {parent} runs {command_part!r}")
+
+
 def _metrics(path: Path) -> list[tuple]:
     status = json.loads(path.read_text())
     return [
@@ -97,6 +111,8 @@ def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path,
     # Ctrl-C left no server behind, so the same ports come up again on the same state.
     up = _start_up(home, env)
     try:
+        # A training worker that dies is replaced; the next request is served by the new one.
+        os.kill(_child_pid(up.pid, "worker training"), signal.SIGKILL)
         status = _hpo("sweep", "status", "flow-1", env=env)
         assert status.returncode == 0, status.stderr
         assert "flow-1 (completed)" in status.stdout
@@ -104,7 +120,8 @@ def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path,
         assert predict.returncode == 0, predict.stderr
         assert "positive" in predict.stdout or "negative" in predict.stdout
     finally:
-        _stop_up(up)
+        out = _stop_up(up)
+    assert "training-worker exited; started a new one" in out
 
 
 def test_unreachable_s3_starts_nothing(tmp_path, stack, tiny_model, tiny_csv):

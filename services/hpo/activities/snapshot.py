@@ -47,6 +47,20 @@ def load_split(store: ObjectStore, snapshot: SnapshotRef, split: str) -> dict[st
     return load_tensors(store.get_bytes(split_key(snapshot.key, split)))
 
 
+TOKENIZE_CHUNK = 2048
+
+
+def _tokenize_heartbeating(
+    tokenizer: object, texts: list[str], max_length: int, split: str
+) -> dict[str, torch.Tensor]:
+    """Tokenize in chunks with a heartbeat between them: a big corpus must not time out."""
+    parts = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        parts.append(tc.tokenize(tokenizer, texts[start : start + TOKENIZE_CHUNK], max_length))
+        activity.heartbeat({"split": split, "tokenized": start + len(parts[-1]["input_ids"])})
+    return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+
+
 class SnapshotActivities(ActivityBase):
     @activity.defn(name="ensure_snapshot")
     @fail_fast_on_permanent_errors
@@ -87,7 +101,7 @@ class SnapshotActivities(ActivityBase):
         # Data first, manifest last: a snapshot exists exactly when its manifest does.
         for split in SPLITS:
             rows = splits[split]
-            tensors = tc.tokenize(tokenizer, [row.text for row in rows], request.max_length)
+            tensors = _tokenize_heartbeating(tokenizer, [row.text for row in rows], request.max_length, split)
             tensors["labels"] = torch.tensor([label_index[row.label] for row in rows], dtype=torch.int64)
             self.store.put_bytes(split_key(key, split), save_tensors(tensors))
             counts[split] = len(rows)

@@ -63,7 +63,7 @@ class CheckpointStore:
             entries[name] = {"sha256": _sha256_file(path), "bytes": path.stat().st_size}
         key = f"{prefix}/{MANIFEST}"
         self.store.put_json(key, {"step": step, "files": entries, "meta": meta})
-        self._prune(trial)
+        self._prune(trial, step)
         return key
 
     def manifests(self, trial: str) -> list[str]:
@@ -93,11 +93,13 @@ class CheckpointStore:
             paths[name] = path
         return paths, manifest["meta"]
 
-    def _prune(self, trial: str) -> None:
+    def _prune(self, trial: str, written: int) -> None:
         # Keep the newest few complete checkpoints: enough to survive one corrupt upload,
         # few enough that a 270 MB MiniLM checkpoint per interval does not fill the disk.
-        manifests = self.manifests(trial)
-        for old in manifests[: -self.keep_last]:
+        # Only older ones than the checkpoint just written: a stale attempt still running
+        # beside its retry must never delete the retry's newer checkpoints.
+        older = [key for key in self.manifests(trial) if step_of(key) <= written]
+        for old in older[: -self.keep_last]:
             prefix = old.rsplit("/", 1)[0]
             data = [key for key in self.store.list_keys(prefix + "/") if not key.endswith(MANIFEST)]
             # Manifest first: a reader never sees a manifest whose files are gone.

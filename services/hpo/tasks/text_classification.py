@@ -258,7 +258,12 @@ def load_weights(model_path: Path, num_layers: int, num_labels: int, weights: Pa
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: int) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module,
+    data: dict[str, torch.Tensor],
+    batch_size: int,
+    on_batch: Callable[[], None] = lambda: None,
+) -> dict[str, float]:
     model.eval()
     n = int(data["labels"].shape[0])
     predictions, total_loss = [], 0.0
@@ -267,6 +272,7 @@ def evaluate(model: torch.nn.Module, data: dict[str, torch.Tensor], batch_size: 
         outputs = model(**_model_inputs(data, indexes))
         total_loss += float(outputs.loss.item()) * len(indexes)
         predictions.append(outputs.logits.argmax(dim=-1).cpu())
+        on_batch()
     predicted = torch.cat(predictions)
     labels = data["labels"]
     return {

@@ -23,12 +23,14 @@ def _runtime(metrics_port: int) -> Runtime | None:
 
 
 async def connect(settings: Settings, metrics_port: int = 0) -> Client:
+    # Outside the try: a metrics port already in use is its own error, not "Temporal unreachable".
+    runtime = _runtime(metrics_port) or Runtime.default()
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             data_converter=pydantic_data_converter,
-            runtime=_runtime(metrics_port) or Runtime.default(),
+            runtime=runtime,
         )
     except Exception as error:  # the SDK raises RuntimeError with a transport message
         raise TemporalUnavailable(

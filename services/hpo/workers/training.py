@@ -8,7 +8,6 @@ in one trial cannot take the others down.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -20,23 +19,14 @@ from temporalio.worker import SharedStateManager, Worker
 from hpo.activities.infer import InferenceActivities
 from hpo.activities.snapshot import SnapshotActivities
 from hpo.activities.train import TrainingActivities
+from hpo.proc import die_with_parent
 from hpo.settings import Settings
 from hpo.workers.connect import connect
 from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # If the worker is SIGKILLed, its trial processes must die with it, not train on as orphans.
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
 
 def _init_trial_process(threads: int) -> None:
-    _die_with_parent()
+    die_with_parent()
     # SIGINT goes to the whole process group on Ctrl-C: let the parent decide how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
@@ -58,6 +48,10 @@ def warm_up(executor: ProcessPoolExecutor, processes: int) -> None:
         future.result()
 
 
+def _pool_broken(executor: ProcessPoolExecutor) -> bool:
+    return bool(getattr(executor, "_broken", False))
+
+
 def default_threads(concurrency: int) -> int:
     return max(1, (os.cpu_count() or 1) // concurrency)
 
@@ -66,7 +60,7 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
     stop = stop_on_signals()
     context = multiprocessing.get_context("spawn")
     manager = SyncManager(ctx=context)
-    manager.start(initializer=_die_with_parent)
+    manager.start(initializer=die_with_parent)
     executor = ProcessPoolExecutor(
         max_workers=concurrency,
         mp_context=context,
@@ -89,7 +83,9 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
     try:
-        await run_until_signalled(worker, "training", stop)
+        # A trial process that died hard (OOM, segfault) breaks the pool for good: exit, so the
+        # supervisor (Kubernetes, `hpo up`) starts a fresh worker instead of failing every trial.
+        await run_until_signalled(worker, "training", stop, healthy=lambda: not _pool_broken(executor))
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         manager.shutdown()
