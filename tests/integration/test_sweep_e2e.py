@@ -13,13 +13,6 @@ from hpo.workers.connect import connect
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def training_worker(stack):
-    worker = stack.start_worker("training")
-    yield worker
-    stack.processes.pop("training-worker").stop()
-
-
 async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_worker, tiny_model, tiny_csv):
     spec = tiny_spec(tiny_model, tiny_csv, trials=3, max_concurrent=1)
     sweep_id = new_sweep_id("e2e")

@@ -11,13 +11,6 @@ from hpo.storage.s3 import ObjectStore
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def training_worker(stack):
-    worker = stack.start_worker("training")
-    yield worker
-    stack.processes.pop("training-worker").stop()
-
-
 async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker, tiny_model, tiny_csv):
     ObjectStore(stack.settings).put_bytes("datasets/sentiment.csv", tiny_csv.read_bytes())
     spec = tiny_spec(
