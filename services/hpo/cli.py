@@ -93,9 +93,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "worker":
         return commands.worker(settings, args.kind, args.concurrency, args.threads)
     if args.command == "sweep" and args.sweep_command == "run":
-        return asyncio.run(
-            commands.sweep_run(settings, args.spec, args.sweep_id, args.wait, output=args.output)
-        )
+        try:
+            return asyncio.run(
+                commands.sweep_run(settings, args.spec, args.sweep_id, args.wait, output=args.output)
+            )
+        except KeyboardInterrupt:
+            # Only the CLI stops: the sweep is durable and goes on in the workers.
+            err_console.print("stopped following; the sweep keeps running (see `hpo sweep status SWEEP_ID`)")
+            return 130
     if args.command == "sweep" and args.sweep_command == "status":
         return asyncio.run(commands.sweep_status(settings, args.sweep_id))
     if args.command == "predict":
