@@ -6,9 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
-import secrets
 import sys
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -108,11 +106,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "check":
         return asyncio.run(commands.check(settings))
     raise AssertionError(args.command)
-
-
-def default_sweep_id(name: str) -> str:
-    # Seconds are not unique enough for scripted sweeps; a short random suffix is.
-    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 if __name__ == "__main__":

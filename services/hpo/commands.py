@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import tempfile
 import time
@@ -14,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from hpo.messages import PredictRequest, PredictResult, SweepRequest, SweepStatus
+from hpo.messages import PredictRequest, PredictResult, Queues, SweepRequest, SweepStatus
 from hpo.report import failures, leaderboard, progress_line
 from hpo.settings import Settings
 from hpo.spec import SweepSpec, load_spec
@@ -32,10 +33,13 @@ class UserError(RuntimeError):
     """Anything the user can fix; printed as one paragraph, exit code 2."""
 
 
-def _queues(settings: Settings):  # type: ignore[no-untyped-def]
-    from hpo.messages import Queues
-
+def _queues(settings: Settings) -> Queues:
     return Queues(training=settings.training_queue, sweep=settings.sweep_queue)
+
+
+def default_sweep_id(name: str) -> str:
+    # Seconds are not unique enough for scripted sweeps; a short random suffix is.
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def root_cause(error: BaseException) -> str:
@@ -105,8 +109,6 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
                 console.print(f"[yellow]{restarted} exited; started a new one (see its log)[/yellow]")
             stack.check_alive()
             time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
     except StackError as error:
         console.print(f"[red]{error}[/red]")
         return 1
@@ -150,8 +152,6 @@ async def sweep_run(
     stack: EmbeddedStack | None = None,
     output: Path | None = None,
 ) -> int:
-    from hpo.cli import default_sweep_id
-
     spec = spec or load_spec(spec_path)
     client = await preflight(settings, spec)
     sweep_id = sweep_id or default_sweep_id(spec.name)

@@ -42,6 +42,11 @@ class ActivityBase:
     def checkpoints(self) -> CheckpointStore:
         return CheckpointStore(self.store)
 
+    def scratch(self) -> tempfile.TemporaryDirectory[str]:
+        """A private local directory under the cache dir, removed when the `with` block ends."""
+        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(dir=self.settings.cache_dir)
+
     def load_trained_model(
         self, model: ModelSpec, params: dict[str, Any], num_labels: int, checkpoint_key: str
     ) -> tuple[Any, Path, dict[str, Any]]:
@@ -52,8 +57,7 @@ class ActivityBase:
         model_path = tc.resolve_model_path(model.source)
         hp = tc.Hyperparameters.from_params(params)
         layers = tc.effective_layers(model_path, model.num_hidden_layers, hp.layers)
-        self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self.settings.cache_dir) as scratch:
+        with self.scratch() as scratch:
             files, meta = self.checkpoints.load(checkpoint_key, Path(scratch))
             network = tc.load_weights(model_path, layers, num_labels, files["model.safetensors"])
         return network, model_path, meta

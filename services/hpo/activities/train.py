@@ -8,7 +8,6 @@ that, from the newest complete manifest in storage; a corrupt checkpoint is skip
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,8 @@ class TrainingActivities(ActivityBase):
         run = tc.TrainingRun.create(
             model_path, layers, len(request.snapshot.label_names), hp, request.seed, request.total_steps
         )
-        scratch = Path(tempfile.mkdtemp(dir=_ensure(self.settings.cache_dir)))
-        try:
-            return self._train(request, run, data, trial, scratch, started)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        with self.scratch() as scratch:
+            return self._train(request, run, data, trial, Path(scratch), started)
 
     def _train(
         self,
@@ -149,8 +145,3 @@ def _meta(request: TrainRequest) -> dict[str, Any]:
         "label_names": request.snapshot.label_names,
         "snapshot": request.snapshot.key,
     }
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +104,3 @@ class CheckpointStore:
             # Manifest first: a reader never sees a manifest whose files are gone.
             self.store.delete_keys([old])
             self.store.delete_keys(data)
-
-
-def scratch_dir(base: Path) -> tempfile.TemporaryDirectory[str]:
-    base.mkdir(parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(dir=base)
