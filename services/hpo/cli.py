@@ -7,7 +7,9 @@ import asyncio
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 
@@ -64,7 +66,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> NoReturn:
+    """The process entry point (`hpo`, `python -m hpo.cli`): run, then leave without the
+    interpreter's teardown. The Temporal SDK's Rust threads may still call into Python while
+    CPython finalizes, which aborts the process (SIGABRT, "PyGILState_Release: thread state
+    must be current"; temporalio/sdk-python#300) after the command has already finished.
+    Every command cleans up in its own `finally` blocks, so nothing is left to the teardown."""
+    try:
+        code = run_cli()
+    except SystemExit as exit_request:  # argparse: --help, usage errors
+        code = _exit_status(exit_request.code)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _exit_status(code: object) -> int:
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
+def run_cli(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("httpx", "botocore", "urllib3", "temporalio.activity", "temporalio.workflow"):
@@ -109,4 +139,4 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
