@@ -7,10 +7,11 @@ import secrets
 import signal
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from rich.console import Console
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
@@ -27,6 +28,8 @@ from hpo.workers.run import WorkerUnhealthy
 # A wide console when piped (CI logs, `tee`): the leaderboard must not wrap into noise.
 console = Console(highlight=False, width=None if Console().is_terminal else 160)
 POLL_S = 2.0
+# A query waits for a sweep worker to replay the sweep; none within this means none is running.
+STATUS_QUERY_TIMEOUT = timedelta(seconds=30)
 
 
 class UserError(RuntimeError):
@@ -62,7 +65,11 @@ async def preflight(settings: Settings, spec: SweepSpec | None = None) -> Client
         raise UserError(str(error)) from None
     if spec is not None and spec.dataset.source.startswith("s3://"):
         bucket, key = split_s3_uri(spec.dataset.source)
-        if not ObjectStore(settings, bucket=bucket).exists(key):
+        try:
+            found = ObjectStore(settings, bucket=bucket).exists(key)
+        except StorageUnavailable as error:
+            raise UserError(f"dataset.source: {error}") from None
+        if not found:
             raise UserError(
                 f"dataset.source: {spec.dataset.source} does not exist on {settings.s3_endpoint}; "
                 "upload the file or fix the URI"
@@ -214,24 +221,35 @@ def _print_changes(status: SweepStatus, seen: dict[str, str]) -> None:
             console.print(progress_line(trial))
 
 
-async def _status_of(client: Client, sweep_id: str) -> SweepStatus:
-    handle = client.get_workflow_handle(sweep_id)
+async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepStatus:
+    handle = client.get_workflow_handle(sweep_id, result_type=SweepStatus)
     try:
-        return await handle.query("status", result_type=SweepStatus)
+        described = await handle.describe()
     except RPCError as error:
         raise UserError(f"no sweep {sweep_id!r} ({error.message}); `hpo sweep run` prints the id") from None
+    if described.status == WorkflowExecutionStatus.COMPLETED:
+        # The final status is the workflow's result, in its history: no sweep worker needed.
+        return await handle.result()
+    try:
+        return await handle.query("status", result_type=SweepStatus, rpc_timeout=STATUS_QUERY_TIMEOUT)
+    except RPCError as error:
+        state = described.status.name.lower() if described.status else "unknown"
+        raise UserError(
+            f"sweep {sweep_id!r} is {state} but did not answer ({error.message}); a sweep worker must "
+            f"be polling task queue {sweep_queue!r}: start one with `hpo up` or `hpo worker sweep`"
+        ) from None
 
 
 async def sweep_status(settings: Settings, sweep_id: str) -> int:
     client = await preflight(settings)
-    console.print(leaderboard(await _status_of(client, sweep_id)))
+    console.print(leaderboard(await _status_of(client, sweep_id, settings.sweep_queue)))
     return 0
 
 
 async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     client = await preflight(settings)
     sweep_id, _, trial_id = target.partition("/")
-    status = await _status_of(client, sweep_id)
+    status = await _status_of(client, sweep_id, settings.sweep_queue)
     trial_id = trial_id or status.best_trial_id or ""
     trial = next((t for t in status.trials if t.trial_id == trial_id), None)
     if trial is None or trial.train is None or trial.snapshot is None:

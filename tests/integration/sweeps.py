@@ -44,11 +44,12 @@ def new_sweep_id(prefix: str = "test") -> str:
 
 
 async def run_sweep(stack: Any, spec: SweepSpec, sweep_id: str | None = None) -> SweepStatus:
+    sweep_id = sweep_id or new_sweep_id()
     client = await connect(stack.settings)
     return await client.execute_workflow(
         "SweepWorkflow",
-        SweepRequest(sweep_id=sweep_id or new_sweep_id(), spec=spec),
-        id=sweep_id or new_sweep_id(),
+        SweepRequest(sweep_id=sweep_id, spec=spec),
+        id=sweep_id,
         task_queue=stack.settings.sweep_queue,
         result_type=SweepStatus,
     )
