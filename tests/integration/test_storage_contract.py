@@ -69,3 +69,15 @@ def test_wrong_credentials_are_reported(stack):
     settings = stack.settings.model_copy(update={"s3_secret_key": "wrong"})
     with pytest.raises(StorageUnavailable, match="refused access"):
         ObjectStore(settings).ensure_bucket()
+
+
+def test_wrong_credentials_when_checking_a_key_are_reported(stack):
+    settings = stack.settings.model_copy(update={"s3_secret_key": "wrong"})
+    with pytest.raises(StorageUnavailable, match="refused to say whether s3://"):
+        ObjectStore(settings).exists("datasets/any.csv")
+
+
+def test_a_bucket_that_cannot_be_created_is_named(stack):
+    settings = stack.settings.model_copy(update={"s3_bucket": "Not_A_Valid_Bucket"})
+    with pytest.raises(StorageUnavailable, match="no bucket 'Not_A_Valid_Bucket' and could not create it"):
+        ObjectStore(settings).ensure_bucket()

@@ -54,7 +54,14 @@ class ObjectStore:
                 f"S3 endpoint {self.endpoint} is unreachable ({error}); start it (`hpo up`) "
                 "or set HPO_S3_ENDPOINT"
             ) from None
-        self._client.create_bucket(Bucket=self.bucket)
+        try:
+            self._client.create_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            detail = error.response.get("Error", {})
+            raise StorageUnavailable(
+                f"S3 at {self.endpoint} has no bucket {self.bucket!r} and could not create it "
+                f"({detail.get('Code', '')}: {detail.get('Message', '')}); create it or set HPO_S3_BUCKET"
+            ) from None
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
@@ -81,9 +88,13 @@ class ObjectStore:
             self._client.head_object(Bucket=self.bucket, Key=key)
             return True
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            code = error.response.get("Error", {}).get("Code", "")
+            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
                 return False
-            raise
+            raise StorageUnavailable(
+                f"S3 at {self.endpoint} refused to say whether s3://{self.bucket}/{key} exists ({code}); "
+                "check the credentials' access to that bucket"
+            ) from None
 
     def list_keys(self, prefix: str) -> list[str]:
         keys: list[str] = []
