@@ -76,6 +76,17 @@ class EvalResult(BaseModel):
     seconds: float
 
 
+class ReleaseRequest(BaseModel):
+    """Per trial, the one checkpoint to keep (the one its result was scored on)."""
+
+    sweep_id: str
+    keep: dict[str, str]
+
+
+class ReleaseResult(BaseModel):
+    released_bytes: int
+
+
 class PredictRequest(BaseModel):
     checkpoint_key: str
     model: ModelSpec
@@ -140,6 +151,8 @@ class SweepStatus(BaseModel):
     trials: list[TrialResult]
     best_trial_id: str | None = None
     train_seconds: float = 0.0
+    # Superseded checkpoints deleted when the sweep ended (one per trial is kept).
+    released_bytes: int = 0
 
 
 def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from hpo.messages import SweepStatus, TrialResult, ranked_trials
 
@@ -22,7 +24,7 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def leaderboard(status: SweepStatus) -> Table:
+def leaderboard(status: SweepStatus) -> Group:
     table = Table(
         title=f"sweep {status.sweep_id} ({status.state}), objective: validation {status.objective_metric}"
     )
@@ -51,7 +53,18 @@ def leaderboard(status: SweepStatus) -> Table:
             _pct(trial.test.accuracy if trial.test else None),
             f"{train.train_seconds:.0f}" if train else "-",
         )
-    return table
+    # The footer below the table, not a caption: a caption wraps to the table's width.
+    return Group(table, Text(_footer(status)))
+
+
+def _footer(status: SweepStatus) -> str:
+    footer = f"training time {status.train_seconds:.0f} s over all trials, rungs and attempts"
+    if status.released_bytes:
+        footer += (
+            f"; {status.released_bytes / 1e6:.1f} MB of superseded checkpoints released "
+            "(each trial keeps the one it was scored on)"
+        )
+    return footer
 
 
 def failures(status: SweepStatus) -> list[str]:

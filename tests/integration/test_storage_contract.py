@@ -57,6 +57,25 @@ def test_corrupt_checkpoint_is_detected_and_named(checkpoints, tmp_path):
         checkpoints.load(key, tmp_path / "restore")
 
 
+def test_release_keeps_only_the_scored_checkpoint(checkpoints, tmp_path):
+    trial = f"trials/contract-{uuid.uuid4().hex[:6]}/t0000"
+    for step in (10, 20):
+        checkpoints.save(trial, step, _files(tmp_path, step), {})
+    checkpoints.store.put_bytes(f"{trial}/ckpt/step-000000030/weights.bin", b"an upload that never finished")
+    scored = checkpoints.latest(trial, at_most_step=10)
+    before = checkpoints.store.list_sizes(f"{trial}/ckpt/")
+
+    released = checkpoints.release(trial, scored)
+
+    after = checkpoints.store.list_sizes(f"{trial}/ckpt/")
+    assert checkpoints.manifests(trial) == [scored]
+    assert set(after) == {key for key in before if "/step-000000010/" in key}
+    assert released == sum(size for key, size in before.items() if key not in after) > 0
+    # A checkpoint that is not there is never a reason to delete the ones that are.
+    assert checkpoints.release(trial, f"{trial}/ckpt/step-000000099/manifest.json") == 0
+    assert checkpoints.manifests(trial) == [scored]
+
+
 def test_idempotent_writes(checkpoints):
     key = f"contract/{uuid.uuid4().hex}"
     checkpoints.store.put_bytes(key, b"same")

@@ -35,12 +35,15 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     best = max(status.trials, key=lambda t: t.objective or 0)
     assert status.best_trial_id == best.trial_id
 
-    # Checkpoints are pruned to the newest two complete ones per trial.
+    # While training, pruning keeps the newest two checkpoints per trial; when the sweep ends
+    # each trial keeps only the one it was scored on, and the sweep says what that released.
     checkpoints = CheckpointStore(ObjectStore(stack.settings))
-    kept = checkpoints.manifests(trial_prefix(sweep_id, best.trial_id))
-    assert [key.rsplit("/", 2)[-2] for key in kept] == ["step-000000030", "step-000000040"]
+    for trial in status.trials:
+        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id)) == [trial.train.checkpoint_key]
+    assert trial.train.checkpoint_key.endswith("step-000000040/manifest.json")
+    assert status.released_bytes > 0
 
-    await replay_and_record(stack, sweep_id, "sweep_random_v2")
+    await replay_and_record(stack, sweep_id, "sweep_random_v3")
 
     client = await connect(stack.settings)
     prediction: PredictResult = await client.execute_workflow(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sweeps import new_sweep_id, replay_and_record, run_sweep, tiny_spec
 
+from hpo.storage.checkpoints import CheckpointStore, trial_prefix
 from hpo.storage.s3 import ObjectStore
 
 pytestmark = pytest.mark.integration
@@ -24,7 +25,7 @@ async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker
     )
     sweep_id = new_sweep_id("ladder")
     status = await run_sweep(stack, spec, sweep_id)
-    await replay_and_record(stack, sweep_id, "sweep_asha_v2")
+    await replay_and_record(stack, sweep_id, "sweep_asha_v3")
 
     assert status.state == "completed"
     assert all(t.snapshot and t.snapshot.counts["train"] > 0 for t in status.trials if t.train)
@@ -37,6 +38,13 @@ async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker
     assert max(t.train.step for t in status.trials if t.train) == 40
     # Early stopping saved compute: not every trial trained to the top rung.
     assert sum(t.train.step for t in status.trials if t.train) < 4 * 40
+    # When the sweep ends every scored trial, stopped ones included, keeps one checkpoint:
+    # the one it was scored on.
+    checkpoints = CheckpointStore(ObjectStore(stack.settings))
+    scored = [t for t in status.trials if t.train and t.status in ("completed", "stopped")]
+    assert any(t.status == "stopped" for t in scored)
+    for trial in scored:
+        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id)) == [trial.train.checkpoint_key]
 
 
 async def test_a_dataset_error_fails_the_sweep_once_with_its_reason(

@@ -54,10 +54,11 @@ def test_leaderboard_shows_validation_and_test_accuracy_and_failures():
     status = SweepStatus(
         sweep_id="x-1", name="x", spec=spec, state="completed", objective_metric="accuracy", mode="max",
         trials=[trial("t0000", 0.875), trial("t0001", None, error="InvalidTrialConfig: batch")],
-        best_trial_id="t0000",
+        best_trial_id="t0000", train_seconds=42.0, released_bytes=270_000_000,
     )  # fmt: skip
     out = io.StringIO()
     Console(file=out, width=200).print(leaderboard(status))
     text = out.getvalue()
     assert "val acc %" in text and "test acc %" in text and "87.5" in text
     assert failures(status) == ["t0001: InvalidTrialConfig: batch"]
+    assert "training time 42 s" in text and "270.0 MB of superseded checkpoints released" in text

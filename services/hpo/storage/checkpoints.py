@@ -99,8 +99,21 @@ class CheckpointStore:
         # beside its retry must never delete the retry's newer checkpoints.
         older = [key for key in self.manifests(trial) if step_of(key) <= written]
         for old in older[: -self.keep_last]:
-            prefix = old.rsplit("/", 1)[0]
-            data = [key for key in self.store.list_keys(prefix + "/") if not key.endswith(MANIFEST)]
-            # Manifest first: a reader never sees a manifest whose files are gone.
-            self.store.delete_keys([old])
-            self.store.delete_keys(data)
+            self._delete_manifest_first(self.store.list_keys(old.rsplit("/", 1)[0] + "/"))
+
+    def release(self, trial: str, keep: str) -> int:
+        """A finished trial keeps one checkpoint, `keep` (the one its result was scored on):
+        delete the others and the data of uploads that never got a manifest. Returns the
+        bytes released; releases nothing if `keep` is not a complete checkpoint of `trial`."""
+        objects = self.store.list_sizes(f"{trial}/ckpt/")
+        if keep not in objects or not keep.endswith(f"/{MANIFEST}"):
+            return 0
+        kept_prefix = keep.rsplit("/", 1)[0] + "/"
+        doomed = [key for key in objects if not key.startswith(kept_prefix)]
+        self._delete_manifest_first(doomed)
+        return sum(objects[key] for key in doomed)
+
+    def _delete_manifest_first(self, keys: list[str]) -> None:
+        # Manifests first: a reader never sees a manifest whose files are gone.
+        self.store.delete_keys([key for key in keys if key.endswith(MANIFEST)])
+        self.store.delete_keys([key for key in keys if not key.endswith(MANIFEST)])

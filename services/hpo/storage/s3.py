@@ -97,10 +97,14 @@ class ObjectStore:
             ) from None
 
     def list_keys(self, prefix: str) -> list[str]:
-        keys: list[str] = []
+        return sorted(self.list_sizes(prefix))
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """Every object under `prefix`, with its size in bytes."""
+        sizes: dict[str, int] = {}
         for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            keys.extend(item["Key"] for item in page.get("Contents", []))
-        return sorted(keys)
+            sizes.update((item["Key"], item["Size"]) for item in page.get("Contents", []))
+        return sizes
 
     def delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):

@@ -8,6 +8,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from hpo.activities.evaluate import EvaluationActivities
+from hpo.activities.retention import RetentionActivities
 from hpo.settings import Settings
 from hpo.workers.connect import connect
 from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
@@ -39,7 +40,10 @@ async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> Non
         task_queue=settings.sweep_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=[EvaluationActivities(settings).evaluate_trial],
+        activities=[
+            EvaluationActivities(settings).evaluate_trial,
+            RetentionActivities(settings).release_checkpoints,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=eval_concurrency),
         max_concurrent_activities=eval_concurrency,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

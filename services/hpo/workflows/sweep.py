@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo.messages import SnapshotRef, SweepRequest, SweepStatus, TrialRequest, TrialResult, ranked_trials
+    from hpo.messages import (
+        ReleaseRequest,
+        ReleaseResult,
+        SnapshotRef,
+        SweepRequest,
+        SweepStatus,
+        TrialRequest,
+        TrialResult,
+        ranked_trials,
+    )
     from hpo.spec import make_scheduler
-    from hpo.workflows.trial import ensure_snapshot
+    from hpo.workflows.trial import QUICK_RETRY, ensure_snapshot
 
 T = TypeVar("T")
 
@@ -39,6 +49,7 @@ class SweepWorkflow:
         # Accelerator-seconds per trial over all its rungs and attempts: the sweep's real cost.
         self._seconds: dict[str, float] = {}
         self._completed = False
+        self._released_bytes = 0
 
     def _record(self, trial_id: str, result: TrialResult) -> TrialResult:
         if result.train:
@@ -99,8 +110,39 @@ class SweepWorkflow:
             raise ApplicationError(
                 "search scheduler stalled: nothing running and no Finish", non_retryable=True
             )
+        # patched(): sweeps recorded before this change replay without the extra activity.
+        if workflow.patched("release-checkpoints"):
+            await self._release_checkpoints()
         self._completed = True
         return self._status()
+
+    async def _release_checkpoints(self) -> None:
+        """Each scored trial keeps the checkpoint its result came from (what `hpo predict` and
+        a later resume read); older ones and orphaned uploads are deleted. Failed trials keep
+        theirs for diagnosis. Storage is money: ASHA leaves many paused trials behind."""
+        assert self._request is not None
+        keep = {
+            trial.trial_id: trial.train.checkpoint_key
+            for trial in self._trials.values()
+            if trial.status in ("completed", "stopped") and trial.train is not None
+        }
+        if not keep:
+            return
+        try:
+            released: ReleaseResult = await workflow.execute_activity(
+                "release_checkpoints",
+                ReleaseRequest(sweep_id=self._request.sweep_id, keep=keep),
+                result_type=ReleaseResult,
+                task_queue=self._request.queues.sweep,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(minutes=2),
+                retry_policy=QUICK_RETRY,
+            )
+        except ActivityError as error:
+            # The sweep's results stand; only the clean-up failed.
+            workflow.logger.warning("superseded checkpoints not released: %s", error.cause or error)
+            return
+        self._released_bytes = released.released_bytes
 
     def _start(self, trial_id: str, rung: int, fidelity: int | None) -> asyncio.Task[TrialResult]:
         assert self._request is not None
@@ -158,4 +200,5 @@ class SweepWorkflow:
             trials=trials,
             best_trial_id=best.trial_id if best else None,
             train_seconds=sum(self._seconds.values()),
+            released_bytes=self._released_bytes,
         )
