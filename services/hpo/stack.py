@@ -200,6 +200,9 @@ class EmbeddedStack:
         return self._spawn(f"{kind}-worker", command)
 
     def start(self) -> None:
+        # Scratch of trial processes that were SIGKILLed last time (their temporary
+        # directories never got cleaned up): nothing durable lives there, S3 holds it all.
+        shutil.rmtree(self.home / "cache", ignore_errors=True)
         try:
             self.start_servers()
             self.start_worker("training")

@@ -108,8 +108,13 @@ def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path,
     assert _metrics(run_json) == _metrics(demo_json)
     assert all(row[2] == "completed" for row in _metrics(run_json))
 
+    # Scratch that a SIGKILLed trial process left behind is cleared when the stack starts.
+    leftover = home / "cache" / "tmpkilled" / "weights.safetensors"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"x" * 1000)
     # Ctrl-C left no server behind, so the same ports come up again on the same state.
     up = _start_up(home, env)
+    assert not leftover.exists()
     try:
         # A training worker that dies is replaced; the next request is served by the new one.
         os.kill(_child_pid(up.pid, "worker training"), signal.SIGKILL)
