@@ -46,13 +46,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Leave without the interpreter's teardown once the Temporal SDK was used, as `hpo` does
-    (see hpo.cli.main): its Rust threads can abort a finalizing interpreter (SIGABRT,
-    temporalio/sdk-python#300), which would turn a passing run into exit code 134."""
+    """Leave without the interpreter's teardown once the Temporal SDK was loaded, as `hpo`
+    does: an SDK abort while finalizing would turn a passing run into exit code 134."""
     if "temporalio.bridge.temporal_sdk_bridge" in sys.modules and _EXIT_STATUS in config.stash:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(config.stash[_EXIT_STATUS])
+        from hpo.proc import exit_without_teardown
+
+        exit_without_teardown(config.stash[_EXIT_STATUS])
 
 
 _EXIT_STATUS = pytest.StashKey[int]()

@@ -14,6 +14,7 @@ from typing import NoReturn
 from rich.console import Console
 
 from hpo.commands import UserError
+from hpo.proc import exit_without_teardown
 from hpo.settings import Settings, get_settings
 from hpo.spec import SpecError
 
@@ -68,10 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main() -> NoReturn:
     """The process entry point (`hpo`, `python -m hpo.cli`): run, then leave without the
-    interpreter's teardown. The Temporal SDK's Rust threads may still call into Python while
-    CPython finalizes, which aborts the process (SIGABRT, "PyGILState_Release: thread state
-    must be current"; temporalio/sdk-python#300) after the command has already finished.
-    Every command cleans up in its own `finally` blocks, so nothing is left to the teardown."""
+    interpreter's teardown (see `exit_without_teardown`)."""
     try:
         code = run_cli()
     except SystemExit as exit_request:  # argparse: --help, usage errors
@@ -81,10 +79,7 @@ def main() -> NoReturn:
     except BaseException:
         traceback.print_exc()
         code = 1
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    exit_without_teardown(code)
 
 
 def _exit_status(code: object) -> int:

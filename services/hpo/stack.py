@@ -89,6 +89,11 @@ class EmbeddedStack:
         return cls(home=home.resolve(), settings=settings, temporal_ui_port=ui_port)
 
     @property
+    def cache_dir(self) -> Path:
+        """Scratch of this stack's workers (checkpoints in flight); never durable."""
+        return self.home / "cache"
+
+    @property
     def env(self) -> dict[str, str]:
         """Environment for child processes, pointing every client at this stack."""
         env = dict(os.environ)
@@ -100,7 +105,7 @@ class EmbeddedStack:
                 "HPO_S3_BUCKET": self.settings.s3_bucket,
                 "AWS_ACCESS_KEY_ID": self.settings.s3_access_key,
                 "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key,
-                "HPO_CACHE_DIR": str(self.home / "cache"),
+                "HPO_CACHE_DIR": str(self.cache_dir),
                 "HPO_TRAINING_QUEUE": self.settings.training_queue,
                 "HPO_SWEEP_QUEUE": self.settings.sweep_queue,
                 "HF_HUB_OFFLINE": "1",
@@ -202,7 +207,7 @@ class EmbeddedStack:
     def start(self) -> None:
         # Scratch of trial processes that were SIGKILLed last time (their temporary
         # directories never got cleaned up): nothing durable lives there, S3 holds it all.
-        shutil.rmtree(self.home / "cache", ignore_errors=True)
+        shutil.rmtree(self.cache_dir, ignore_errors=True)
         try:
             self.start_servers()
             self.start_worker("training")

@@ -29,6 +29,11 @@ def checkpoint_prefix(trial: str, step: int) -> str:
     return f"{trial}/ckpt/step-{step:09d}"
 
 
+def _directory_of(manifest_key: str) -> str:
+    """The checkpoint's directory (ending in "/"): its data files and its manifest."""
+    return manifest_key.rsplit("/", 1)[0] + "/"
+
+
 def step_of(manifest_key: str) -> int:
     match = _STEP_DIR.search(manifest_key)
     if not match:
@@ -79,14 +84,14 @@ class CheckpointStore:
         if not self.store.exists(manifest_key):
             raise MissingCheckpoint(f"checkpoint s3://{self.store.bucket}/{manifest_key} does not exist")
         manifest = self.store.get_json(manifest_key)
-        prefix = manifest_key.rsplit("/", 1)[0]
+        directory = _directory_of(manifest_key)
         paths = {}
         for name, entry in manifest["files"].items():
             path = into / name
-            self.store.download_file(f"{prefix}/{name}", path)
+            self.store.download_file(f"{directory}{name}", path)
             if _sha256_file(path) != entry["sha256"]:
                 raise CorruptCheckpoint(
-                    f"checkpoint file s3://{self.store.bucket}/{prefix}/{name} does not match its manifest "
+                    f"checkpoint file s3://{self.store.bucket}/{directory}{name} does not match its manifest "
                     "(corrupt or overwritten); delete that checkpoint's manifest to fall back to an older one"
                 )
             paths[name] = path
@@ -99,17 +104,16 @@ class CheckpointStore:
         # beside its retry must never delete the retry's newer checkpoints.
         older = [key for key in self.manifests(trial) if step_of(key) <= written]
         for old in older[: -self.keep_last]:
-            self._delete_manifest_first(self.store.list_keys(old.rsplit("/", 1)[0] + "/"))
+            self._delete_manifest_first(self.store.list_keys(_directory_of(old)))
 
     def release(self, trial: str, keep: str) -> int:
         """A finished trial keeps one checkpoint, `keep` (the one its result was scored on):
         delete the others and the data of uploads that never got a manifest. Returns the
         bytes released; releases nothing if `keep` is not a complete checkpoint of `trial`."""
         objects = self.store.list_sizes(f"{trial}/ckpt/")
-        if keep not in objects or not keep.endswith(f"/{MANIFEST}"):
+        if keep not in objects or not _STEP_DIR.search(keep):
             return 0
-        kept_prefix = keep.rsplit("/", 1)[0] + "/"
-        doomed = [key for key in objects if not key.startswith(kept_prefix)]
+        doomed = [key for key in objects if not key.startswith(_directory_of(keep))]
         self._delete_manifest_first(doomed)
         return sum(objects[key] for key in doomed)
 

@@ -18,6 +18,14 @@ class StorageUnavailable(RuntimeError):
     """The S3 endpoint cannot be reached or refuses our credentials."""
 
 
+# What S3 servers (AWS, MinIO, SeaweedFS) answer for a missing bucket or key.
+_NOT_FOUND = ("404", "NoSuchBucket", "NoSuchKey", "NotFound")
+
+
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
 class ObjectStore:
     def __init__(self, settings: Settings, bucket: str | None = None) -> None:
         self.settings = settings
@@ -43,8 +51,8 @@ class ObjectStore:
             self._client.head_bucket(Bucket=self.bucket)
             return
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code not in ("404", "NoSuchBucket", "NotFound"):
+            code = _error_code(error)
+            if code not in _NOT_FOUND:
                 raise StorageUnavailable(
                     f"S3 at {self.endpoint} refused access to bucket {self.bucket!r} ({code}); "
                     "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
@@ -57,10 +65,10 @@ class ObjectStore:
         try:
             self._client.create_bucket(Bucket=self.bucket)
         except ClientError as error:
-            detail = error.response.get("Error", {})
+            message = error.response.get("Error", {}).get("Message", "")
             raise StorageUnavailable(
                 f"S3 at {self.endpoint} has no bucket {self.bucket!r} and could not create it "
-                f"({detail.get('Code', '')}: {detail.get('Message', '')}); create it or set HPO_S3_BUCKET"
+                f"({_error_code(error)}: {message}); create it or set HPO_S3_BUCKET"
             ) from None
 
     def put_bytes(self, key: str, data: bytes) -> None:
@@ -88,8 +96,8 @@ class ObjectStore:
             self._client.head_object(Bucket=self.bucket, Key=key)
             return True
         except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+            code = _error_code(error)
+            if code in _NOT_FOUND:
                 return False
             raise StorageUnavailable(
                 f"S3 at {self.endpoint} refused to say whether s3://{self.bucket}/{key} exists ({code}); "
