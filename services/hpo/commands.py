@@ -16,10 +16,10 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from hpo.messages import PredictRequest, PredictResult, Queues, SweepRequest, SweepStatus
+from hpo.messages import CodeRef, PredictRequest, PredictResult, Queues, SweepRequest, SweepStatus
 from hpo.report import failures, leaderboard, progress_line
 from hpo.settings import Settings
-from hpo.spec import SweepSpec, load_spec
+from hpo.spec import SpecError, SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
 from hpo.storage.s3 import ObjectStore, StorageUnavailable, split_s3_uri
 from hpo.workers.connect import TemporalUnavailable, connect
@@ -63,7 +63,7 @@ async def preflight(settings: Settings, spec: SweepSpec | None = None) -> Client
         store.ensure_bucket()
     except StorageUnavailable as error:
         raise UserError(str(error)) from None
-    if spec is not None and spec.dataset.source.startswith("s3://"):
+    if spec is not None and spec.dataset is not None and spec.dataset.source.startswith("s3://"):
         bucket, key = split_s3_uri(spec.dataset.source)
         try:
             found = ObjectStore(settings, bucket=bucket).exists(key)
@@ -75,6 +75,45 @@ async def preflight(settings: Settings, spec: SweepSpec | None = None) -> Client
                 "upload the file or fix the URI"
             )
     return client
+
+
+def check_task_code(spec: SweepSpec) -> None:
+    """Import a user's entrypoint (and predict hook) here, where the code is at hand: a typo
+    fails now, not on every training worker."""
+    from hpo.tasks.user_code import UserCodeError, check_entrypoint
+
+    code_dir = Path(spec.task.code) if spec.task.code else None
+    try:
+        for field in ("entrypoint", "predict"):
+            reference = getattr(spec.task, field)
+            if reference is not None:
+                check_entrypoint(reference, code_dir, f"task.{field}")
+    except UserCodeError as error:
+        raise SpecError(str(error)) from None
+    command = spec.task.command
+    if command and code_dir is not None and "/" in command[0] and not Path(command[0]).is_absolute():
+        if not (code_dir / command[0]).exists():
+            raise SpecError(f"task.command: {command[0]} does not exist in task.code {code_dir}")
+
+
+def ship_code(settings: Settings, spec: SweepSpec) -> CodeRef | None:
+    """Pack the task's code directory and store it in S3 under its content hash (once)."""
+    if spec.task.code is None:
+        return None
+    from hpo.storage import code_archives
+
+    try:
+        data = code_archives.pack(Path(spec.task.code), settings.code_max_bytes)
+    except code_archives.CodeArchiveError as error:
+        raise UserError(str(error)) from None
+    try:
+        key, sha256 = code_archives.upload(ObjectStore(settings), data)
+    except StorageUnavailable as error:
+        raise UserError(str(error)) from None
+    console.print(
+        f"code {spec.task.code} shipped as s3://{settings.s3_bucket}/{key} ({len(data) / 1e3:.1f} kB)"
+    )
+    return CodeRef(key=key, sha256=sha256, bytes=len(data))
 
 
 async def check(settings: Settings) -> int:
@@ -160,9 +199,11 @@ async def sweep_run(
     output: Path | None = None,
 ) -> int:
     spec = spec or load_spec(spec_path)
+    check_task_code(spec)
     client = await preflight(settings, spec)
     sweep_id = sweep_id or default_sweep_id(spec.name)
-    request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings))
+    code = ship_code(settings, spec)
+    request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings), code=code)
     try:
         handle = await client.start_workflow(
             "SweepWorkflow",
@@ -218,7 +259,7 @@ def _print_changes(status: SweepStatus, seen: dict[str, str]) -> None:
         key = f"{trial.status}:{trial.rung}"
         if seen.get(trial.trial_id) != key:
             seen[trial.trial_id] = key
-            console.print(progress_line(trial))
+            console.print(progress_line(trial, status.objective_metric))
 
 
 async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepStatus:
@@ -252,17 +293,15 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     status = await _status_of(client, sweep_id, settings.sweep_queue)
     trial_id = trial_id or status.best_trial_id or ""
     trial = next((t for t in status.trials if t.trial_id == trial_id), None)
-    if trial is None or trial.train is None or trial.snapshot is None:
+    if trial is None or trial.train is None or trial.train.checkpoint_key is None:
         raise UserError(
-            f"{target}: no trained trial {trial_id!r} in sweep {sweep_id} (see `hpo sweep status`)"
+            f"{target}: no trial {trial_id!r} with a checkpoint in sweep {sweep_id} (see `hpo sweep status`)"
         )
     request = PredictRequest(
         checkpoint_key=trial.train.checkpoint_key,
-        model=status.spec.model,
-        params=trial.params,
-        label_names=trial.snapshot.label_names,
-        max_length=status.spec.training.max_length,
-        texts=texts,
+        task=status.spec.task,
+        inputs=list(texts),
+        code=status.code,
         queues=_queues(settings),
     )
     try:
@@ -276,10 +315,19 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     except WorkflowFailureError as error:
         raise UserError(f"prediction from {sweep_id}/{trial_id} failed: {root_cause(error)}") from None
     console.print(f"trial {sweep_id}/{result.trial_id}")
-    for prediction in result.predictions:
-        probs = ", ".join(f"{label} {p:.3f}" for label, p in prediction.probabilities.items())
-        console.print(f"{prediction.label:>10}  ({probs})  {prediction.text}")
+    for text, prediction in zip(texts, result.predictions, strict=False):
+        console.print(_prediction_line(text, prediction))
     return 0
+
+
+def _prediction_line(text: str, prediction: object) -> str:
+    """A classifier's answer as `label (probabilities) input`; anything else as JSON."""
+    if isinstance(prediction, dict) and {"label", "probabilities"} <= set(prediction):
+        probs = ", ".join(f"{label} {p:.3f}" for label, p in prediction["probabilities"].items())
+        return f"{prediction['label']:>10}  ({probs})  {text}"
+    import json
+
+    return f"{json.dumps(prediction)}  {text}"
 
 
 def worker(settings: Settings, kind: str, concurrency: int, threads: int | None) -> int:

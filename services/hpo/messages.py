@@ -1,17 +1,18 @@
 """The one-model-in, one-model-out contracts of every workflow, activity and query.
 
-Only pydantic + the standard library: workflows import this module.
+Only pydantic + the standard library: workflows import this module. Nothing here names a
+task, a hyperparameter or a metric: those live in the spec and in the task's own results.
+Fields are only ever added (with defaults), so recorded histories keep deserializing.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from hpo.settings import SWEEP_QUEUE, TRAINING_QUEUE
-from hpo.spec import DatasetSpec, ModelSpec, SweepSpec
+from hpo.spec import SweepSpec, TaskSpec
 
 
 class Queues(BaseModel):
@@ -21,59 +22,56 @@ class Queues(BaseModel):
     sweep: str = SWEEP_QUEUE
 
 
-class SnapshotRequest(BaseModel):
-    dataset: DatasetSpec
-    model: ModelSpec
-    max_length: int
+class CodeRef(BaseModel):
+    """A user's code directory, packed once by `hpo sweep run`, content-addressed in S3."""
+
+    key: str
+    sha256: str
+    bytes: int
 
 
 class SnapshotRef(BaseModel):
-    key: str  # prefix of the content-addressed snapshot; its manifest is `{key}/manifest.json`
+    """Data a task prepared once per sweep (e.g. tokenized splits), content-addressed in S3."""
+
+    key: str  # prefix of the snapshot; its manifest is `{key}/manifest.json`
     counts: dict[str, int]
-    label_names: list[str]
+    label_names: list[str] = []
     reused: bool = False
 
 
-class TrainRequest(BaseModel):
+class PrepareRequest(BaseModel):
+    spec: SweepSpec
+    code: CodeRef | None = None
+
+
+class SegmentRequest(BaseModel):
+    """Train one trial from its newest checkpoint up to `target_step`, then score it."""
+
     sweep_id: str
     trial_id: str
-    snapshot: SnapshotRef
-    model: ModelSpec
+    spec: SweepSpec
     params: dict[str, Any]
     seed: int
-    total_steps: int  # full-fidelity length: the LR schedule is laid out over it
-    target_step: int  # train until this step (a rung's fidelity, or total_steps)
-    checkpoint_every: int
+    rung: int = 0
+    target_step: int | None = None  # None: the task's whole budget (e.g. training.epochs)
+    max_steps: int | None = None
+    code: CodeRef | None = None
+    snapshot: SnapshotRef | None = None
 
 
 class TrainResult(BaseModel):
     step: int
-    checkpoint_key: str  # manifest key of the checkpoint at `step`
-    final_loss: float
-    resumed_from_step: int
-    train_seconds: float  # accelerator-seconds over all attempts, work repeated after a crash included
-    examples_seen: int
+    checkpoint_key: str | None = None  # manifest key of the newest checkpoint, if the trial saved one
+    resumed_from_step: int = 0
+    train_seconds: float = 0.0  # accelerator-seconds over all attempts, work repeated after a crash included
+    metrics: dict[str, float] = {}  # the last trial.report() of the segment (e.g. the final training loss)
 
 
-class EvalRequest(BaseModel):
-    checkpoint_key: str
-    snapshot: SnapshotRef
-    model: ModelSpec
-    params: dict[str, Any]
-    batch_size: int = 64
-
-
-class Metrics(BaseModel):
-    accuracy: float
-    loss: float
-    f1: float
-    examples: int
-
-
-class EvalResult(BaseModel):
-    validation: Metrics
-    test: Metrics
-    seconds: float
+class SegmentResult(BaseModel):
+    train: TrainResult
+    validation: dict[str, float]
+    test: dict[str, float] = {}
+    objective: float
 
 
 class ReleaseRequest(BaseModel):
@@ -89,23 +87,16 @@ class ReleaseResult(BaseModel):
 
 class PredictRequest(BaseModel):
     checkpoint_key: str
-    model: ModelSpec
-    params: dict[str, Any]
-    label_names: list[str]
-    max_length: int
-    texts: list[str]
+    task: TaskSpec
+    inputs: list[Any]
+    code: CodeRef | None = None
     queues: Queues = Queues()
-
-
-class Prediction(BaseModel):
-    text: str
-    label: str
-    probabilities: dict[str, float]
 
 
 class PredictResult(BaseModel):
     trial_id: str
-    predictions: list[Prediction]
+    # One per input, as the task's predict hook returns it (text: label and probabilities).
+    predictions: list[Any]
 
 
 class TrialRequest(BaseModel):
@@ -116,7 +107,8 @@ class TrialRequest(BaseModel):
     rung: int = 0
     fidelity: int | None = None  # None: train to full fidelity
     queues: Queues = Queues()
-    snapshot: SnapshotRef | None = None  # made once by the sweep; a lone trial makes its own
+    snapshot: SnapshotRef | None = None  # prepared once by the sweep
+    code: CodeRef | None = None
 
 
 TrialStatus = Literal["running", "completed", "failed", "stopped"]
@@ -128,8 +120,8 @@ class TrialResult(BaseModel):
     status: TrialStatus
     rung: int = 0
     objective: float | None = None
-    validation: Metrics | None = None
-    test: Metrics | None = None
+    validation: dict[str, float] | None = None
+    test: dict[str, float] | None = None
     train: TrainResult | None = None
     snapshot: SnapshotRef | None = None
     error: str | None = None
@@ -139,6 +131,7 @@ class SweepRequest(BaseModel):
     sweep_id: str
     spec: SweepSpec
     queues: Queues = Queues()
+    code: CodeRef | None = None
 
 
 class SweepStatus(BaseModel):
@@ -153,6 +146,7 @@ class SweepStatus(BaseModel):
     train_seconds: float = 0.0
     # Superseded checkpoints deleted when the sweep ended (one per trial is kept).
     released_bytes: int = 0
+    code: CodeRef | None = None
 
 
 def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
@@ -168,12 +162,3 @@ def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
         key=lambda t: (-t.rung, sign * (t.objective or 0.0), t.trial_id),
     )
     return scored + sorted((t for t in trials if t.objective is None), key=lambda t: t.trial_id)
-
-
-def total_training_steps(spec: SweepSpec, batch_size: int, train_examples: int) -> int:
-    """Full-fidelity length in optimizer steps, from max_steps or epochs."""
-    if spec.training.max_steps is not None:
-        return spec.training.max_steps
-    assert spec.training.epochs is not None
-    steps_per_epoch = max(1, train_examples // batch_size)
-    return max(1, math.ceil(spec.training.epochs * steps_per_epoch))

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     cache_dir: Path = Path("/tmp/hpo-cache")
     # Prometheus /metrics port of a worker process; 0 turns the endpoint off.
     metrics_port: int = 0
+    # Largest code directory (task.code) `hpo sweep run` ships to the workers.
+    code_max_bytes: int = 100 * 1024 * 1024
     # Priced accelerator-hour, for cost reports.
     price_per_hour: float = 0.0
 

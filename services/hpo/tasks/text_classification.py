@@ -182,8 +182,9 @@ class TrainingRun:
         self,
         data: dict[str, torch.Tensor],
         target_step: int,
-        on_step: Callable[[int, float], None],
+        on_step: Callable[[int, float], bool | None],
     ) -> None:
+        """Train until `target_step`; `on_step` returning True stops early (a worker stopping)."""
         n = int(data["labels"].shape[0])
         if n < self.hp.batch_size:
             raise InvalidTrialConfig(f"batch_size {self.hp.batch_size} exceeds the {n} training examples")
@@ -201,7 +202,8 @@ class TrainingRun:
             self.optimizer.zero_grad(set_to_none=True)
             self.state.step += 1
             self.state.losses.append(float(loss.item()))
-            on_step(self.state.step, self.state.losses[-1])
+            if on_step(self.state.step, self.state.losses[-1]):
+                return
 
     def save(self, directory: Path) -> dict[str, Path]:
         directory.mkdir(parents=True, exist_ok=True)
@@ -279,7 +281,6 @@ def evaluate(
         "accuracy": float((predicted == labels).float().mean().item()),
         "loss": total_loss / n,
         "f1": macro_f1(predicted.tolist(), labels.tolist()),
-        "examples": n,
     }
 
 

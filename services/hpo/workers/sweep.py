@@ -1,4 +1,4 @@
-"""Sweep worker: the workflows and the evaluation activity on the sweep queue (CPU)."""
+"""Sweep worker: the workflows and checkpoint retention on the sweep queue (CPU, no torch)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from hpo.activities.evaluate import EvaluationActivities
 from hpo.activities.retention import RetentionActivities
 from hpo.settings import Settings
 from hpo.workers.connect import connect
@@ -19,7 +18,16 @@ from hpo.workflows.trial import TrialWorkflow
 WORKFLOWS = [SweepWorkflow, TrialWorkflow, PredictWorkflow]
 # Pure, deterministic modules the workflows use: imported once, outside the sandbox, so
 # modules the search core imports lazily (one per algorithm) are shared, not re-imported.
-PASSTHROUGH = ("hpo.search", "hpo.messages", "hpo.spec", "hpo.settings")
+PASSTHROUGH = (
+    "hpo.search",
+    "hpo.messages",
+    "hpo.spec",
+    "hpo.settings",
+    "hpo.stubs",
+    "hpo.tasks.catalog",
+    "hpo.trial",
+    "hpo.rng",
+)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -28,24 +36,17 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def run_sweep_worker(settings: Settings, eval_concurrency: int = 2) -> None:
+async def run_sweep_worker(settings: Settings, concurrency: int = 2) -> None:
     stop = stop_on_signals()
-    import torch
-
-    # Evaluation shares the machine with training: keep it to one intra-op thread.
-    torch.set_num_threads(1)
     client = await connect(settings, settings.metrics_port)
     worker = Worker(
         client,
         task_queue=settings.sweep_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=[
-            EvaluationActivities(settings).evaluate_trial,
-            RetentionActivities(settings).release_checkpoints,
-        ],
-        activity_executor=ThreadPoolExecutor(max_workers=eval_concurrency),
-        max_concurrent_activities=eval_concurrency,
+        activities=[RetentionActivities(settings).release_checkpoints],
+        activity_executor=ThreadPoolExecutor(max_workers=concurrency),
+        max_concurrent_activities=concurrency,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
     await run_until_signalled(worker, "sweep", stop)

@@ -1,4 +1,4 @@
-"""Training worker: snapshot, train and infer activities on the training queue.
+"""Training worker: prepare-data, train-segment and predict activities on the training queue.
 
 Each activity runs in its own spawned process: torch's global RNG, thread pool and
 memory are per trial, so concurrent trials stay bit-for-bit reproducible, and a crash
@@ -16,9 +16,9 @@ from multiprocessing.managers import SyncManager
 
 from temporalio.worker import SharedStateManager, Worker
 
-from hpo.activities.infer import InferenceActivities
-from hpo.activities.snapshot import SnapshotActivities
-from hpo.activities.train import TrainingActivities
+from hpo.activities.predict import PredictActivities
+from hpo.activities.prepare import PrepareActivities
+from hpo.activities.segment import TrainingActivities
 from hpo.proc import die_with_parent
 from hpo.settings import Settings
 from hpo.workers.connect import connect
@@ -31,7 +31,7 @@ def _init_trial_process(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
-    import hpo.activities.train  # noqa: F401  (torch + transformers: seconds of imports, paid once)
+    import hpo.activities.segment  # noqa: F401  (seconds of imports, paid once per process)
 
     torch.set_num_threads(threads)
 
@@ -73,9 +73,9 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         client,
         task_queue=settings.training_queue,
         activities=[
-            SnapshotActivities(settings).ensure_snapshot,
-            TrainingActivities(settings).train_trial,
-            InferenceActivities(settings).predict_texts,
+            PrepareActivities(settings).prepare_data,
+            TrainingActivities(settings).train_segment,
+            PredictActivities(settings).predict,
         ],
         activity_executor=executor,
         shared_state_manager=SharedStateManager.create_from_multiprocessing(manager),

@@ -1,4 +1,4 @@
-"""PredictWorkflow: run inference from a trial's checkpoint on the training queue."""
+"""PredictWorkflow: the task's predict hook over a trial's checkpoint, on the training queue."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from hpo import stubs
     from hpo.messages import PredictRequest, PredictResult
     from hpo.workflows.trial import QUICK_RETRY
 
@@ -16,9 +17,8 @@ class PredictWorkflow:
     @workflow.run
     async def run(self, request: PredictRequest) -> PredictResult:
         return await workflow.execute_activity(
-            "predict_texts",
+            stubs.predict,
             request,
-            result_type=PredictResult,
             task_queue=request.queues.training,
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=QUICK_RETRY,

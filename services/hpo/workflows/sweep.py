@@ -15,7 +15,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from hpo import stubs
     from hpo.messages import (
+        PrepareRequest,
         ReleaseRequest,
         ReleaseResult,
         SnapshotRef,
@@ -26,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ranked_trials,
     )
     from hpo.spec import make_scheduler
-    from hpo.workflows.trial import QUICK_RETRY, ensure_snapshot
+    from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
 
 T = TypeVar("T")
 
@@ -68,7 +70,7 @@ class SweepWorkflow:
         # fails the sweep with one message instead of failing every trial the same way.
         # patched(): sweeps started before this change replay without the extra activity.
         if workflow.patched("snapshot-once-per-sweep"):
-            self._snapshot = await ensure_snapshot(request.spec, request.queues)
+            self._snapshot = await self._prepare(request)
         scheduler = _guarded(make_scheduler, request.spec)
         state, actions = _guarded(scheduler.initial_actions, _guarded(scheduler.new_state))
         running: dict[asyncio.Task[TrialResult], tuple[str, int]] = {}
@@ -116,6 +118,22 @@ class SweepWorkflow:
         self._completed = True
         return self._status()
 
+    async def _prepare(self, request: SweepRequest) -> SnapshotRef | None:
+        # patched(): sweeps recorded before the task API ran the text task's snapshot activity
+        # for every sweep; now only tasks that prepare data do, under a task-neutral name.
+        if workflow.patched("task-api"):
+            if not request.spec.task.info.prepares_data:
+                return None
+            return await prepare_data(request.spec, request.queues, request.code)
+        return await workflow.execute_activity(
+            stubs.ensure_snapshot_v1,
+            PrepareRequest(spec=request.spec, code=request.code),
+            task_queue=request.queues.training,
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=QUICK_RETRY,
+        )
+
     async def _release_checkpoints(self) -> None:
         """Each scored trial keeps the checkpoint its result came from (what `hpo predict` and
         a later resume read); older ones and orphaned uploads are deleted. Failed trials keep
@@ -124,15 +142,14 @@ class SweepWorkflow:
         keep = {
             trial.trial_id: trial.train.checkpoint_key
             for trial in self._trials.values()
-            if trial.status in ("completed", "stopped") and trial.train is not None
+            if trial.status in ("completed", "stopped") and trial.train and trial.train.checkpoint_key
         }
         if not keep:
             return
         try:
             released: ReleaseResult = await workflow.execute_activity(
-                "release_checkpoints",
+                stubs.release_checkpoints,
                 ReleaseRequest(sweep_id=self._request.sweep_id, keep=keep),
-                result_type=ReleaseResult,
                 task_queue=self._request.queues.sweep,
                 start_to_close_timeout=timedelta(minutes=10),
                 heartbeat_timeout=timedelta(minutes=2),
@@ -150,7 +167,7 @@ class SweepWorkflow:
         trial = self._trials[trial_id]
         return asyncio.ensure_future(
             workflow.execute_child_workflow(
-                "TrialWorkflow",
+                TrialWorkflow.run,
                 TrialRequest(
                     sweep_id=request.sweep_id,
                     trial_id=trial_id,
@@ -160,9 +177,9 @@ class SweepWorkflow:
                     rung=rung,
                     fidelity=fidelity,
                     queues=request.queues,
+                    code=request.code,
                 ),
                 id=f"{request.sweep_id}.{trial_id}.r{rung}",
-                result_type=TrialResult,
                 task_queue=request.queues.sweep,
             )
         )
@@ -188,17 +205,18 @@ class SweepWorkflow:
         assert self._request is not None
         spec = self._request.spec
         trials = sorted(self._trials.values(), key=lambda trial: trial.trial_id)
-        leader = ranked_trials(trials, spec.objective.mode)[:1]
+        leader = ranked_trials(trials, spec.mode)[:1]
         best = leader[0] if leader and leader[0].objective is not None else None
         return SweepStatus(
             sweep_id=self._request.sweep_id,
             name=spec.name,
             spec=spec,
             state="completed" if self._completed else "running",
-            objective_metric=spec.objective.metric,
-            mode=spec.objective.mode,
+            objective_metric=spec.metric,
+            mode=spec.mode,
             trials=trials,
             best_trial_id=best.trial_id if best else None,
             train_seconds=sum(self._seconds.values()),
             released_bytes=self._released_bytes,
+            code=self._request.code,
         )

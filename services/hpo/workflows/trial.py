@@ -1,7 +1,9 @@
-"""TrialWorkflow: snapshot -> train (to a fidelity) -> evaluate -> result.
+"""TrialWorkflow: one segment of one trial (prepared data -> train to a fidelity -> scored).
 
-A trial never raises to its sweep: errors become a `failed` result with the reason,
-so one bad configuration cannot stop the others.
+The task trains and scores in one activity on the training queue, through the trial API:
+this workflow never names a task, a hyperparameter or a metric. A trial never raises to
+its sweep: errors become a `failed` result with the reason, so one bad configuration
+cannot stop the others.
 """
 
 from __future__ import annotations
@@ -13,17 +15,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from hpo import stubs
     from hpo.messages import (
-        EvalRequest,
-        EvalResult,
+        CodeRef,
+        PrepareRequest,
         Queues,
+        SegmentRequest,
+        SegmentResult,
         SnapshotRef,
-        SnapshotRequest,
-        TrainRequest,
-        TrainResult,
         TrialRequest,
         TrialResult,
-        total_training_steps,
     )
     from hpo.spec import SweepSpec
 
@@ -43,16 +44,24 @@ def _reason(error: BaseException) -> str:
     return str(cause)
 
 
-async def ensure_snapshot(spec: SweepSpec, queues: Queues) -> SnapshotRef:
+async def prepare_data(spec: SweepSpec, queues: Queues, code: CodeRef | None) -> SnapshotRef:
     return await workflow.execute_activity(
-        "ensure_snapshot",
-        SnapshotRequest(dataset=spec.dataset, model=spec.model, max_length=spec.training.max_length),
-        result_type=SnapshotRef,
+        stubs.prepare_data,
+        PrepareRequest(spec=spec, code=code),
         task_queue=queues.training,
         start_to_close_timeout=timedelta(minutes=30),
         heartbeat_timeout=timedelta(minutes=2),
         retry_policy=QUICK_RETRY,
     )
+
+
+def segment_target(spec: SweepSpec, fidelity: int | None) -> int | None:
+    """Where this segment ends: its rung's fidelity, else the budget in steps, else None (the
+    task trains its whole budget, e.g. training.epochs, which only the task can count)."""
+    budget = spec.training.max_steps
+    if fidelity is None:
+        return budget
+    return min(fidelity, budget) if budget is not None else fidelity
 
 
 @workflow.defn(name="TrialWorkflow")
@@ -64,55 +73,39 @@ class TrialWorkflow:
             trial_id=request.trial_id, params=request.params, status="running", rung=request.rung
         )
         try:
-            snapshot = request.snapshot or await ensure_snapshot(spec, request.queues)
+            snapshot = request.snapshot
+            if snapshot is None and spec.task.info.prepares_data:
+                snapshot = await prepare_data(spec, request.queues, request.code)
             result.snapshot = snapshot
-            batch_size = int(request.params.get("batch_size", 32))
-            total = total_training_steps(spec, batch_size, snapshot.counts["train"])
-            target = min(total, request.fidelity) if request.fidelity else total
-            trained: TrainResult = await workflow.execute_activity(
-                "train_trial",
-                TrainRequest(
+            segment: SegmentResult = await workflow.execute_activity(
+                stubs.train_segment,
+                SegmentRequest(
                     sweep_id=request.sweep_id,
                     trial_id=request.trial_id,
-                    snapshot=snapshot,
-                    model=spec.model,
+                    spec=spec,
                     params=request.params,
                     seed=spec.seed + _trial_number(request.trial_id),
-                    total_steps=total,
-                    target_step=target,
-                    checkpoint_every=spec.training.checkpoint_every,
+                    rung=request.rung,
+                    target_step=segment_target(spec, request.fidelity),
+                    max_steps=spec.training.max_steps,
+                    code=request.code,
+                    snapshot=snapshot,
                 ),
-                result_type=TrainResult,
                 task_queue=request.queues.training,
                 start_to_close_timeout=timedelta(hours=24),
                 heartbeat_timeout=timedelta(seconds=spec.training.heartbeat_timeout_s),
                 retry_policy=TRAIN_RETRY,
-            )
-            result.train = trained
-            evaluated: EvalResult = await workflow.execute_activity(
-                "evaluate_trial",
-                EvalRequest(
-                    checkpoint_key=trained.checkpoint_key,
-                    snapshot=snapshot,
-                    model=spec.model,
-                    params=request.params,
-                    batch_size=spec.training.eval_batch_size,
-                ),
-                result_type=EvalResult,
-                task_queue=request.queues.sweep,
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=QUICK_RETRY,
             )
         except ActivityError as error:
             result.status = "failed"
             result.error = _reason(error)
             workflow.logger.warning("trial %s failed: %s", request.trial_id, result.error)
             return result
-        result.validation = evaluated.validation
-        result.test = evaluated.test
+        result.train = segment.train
         # The objective comes from validation only: the test split never drives selection.
-        result.objective = getattr(evaluated.validation, spec.objective.metric)
+        result.validation = segment.validation
+        result.test = segment.test
+        result.objective = segment.objective
         result.status = "completed"
         return result
 

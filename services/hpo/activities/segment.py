@@ -1,0 +1,186 @@
+"""Training activity: one segment of one trial, through the trial API.
+
+It finds the newest usable checkpoint (the last heartbeat's, or the newest complete manifest
+in storage; a corrupt one is skipped for the one before it), loads the task (built-in, a
+user's function, or a command), calls its train function with an hpo.Trial, and scores
+what it returns. It never names a task, a hyperparameter or a metric.
+
+Failures: hpo's own (S3 unreachable, a killed worker) are retried from the last checkpoint;
+the training code's (an exception, a bad return value, a NaN objective) fail the trial once.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, CancelledError
+
+from hpo import stubs
+from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors
+from hpo.activities.session import SegmentSession
+from hpo.messages import SegmentRequest, SegmentResult, TrainResult
+from hpo.storage.checkpoints import CorruptCheckpoint, MissingCheckpoint, step_of, trial_prefix
+from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
+from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
+
+
+def _last_heartbeat() -> dict[str, Any]:
+    """What the previous attempt of this activity reported before it died, if anything."""
+    details = activity.info().heartbeat_details
+    return details[0] if details and isinstance(details[0], dict) else {}
+
+
+class TrainingActivities(ActivityBase):
+    @activity.defn(name=stubs.TRAIN_SEGMENT)
+    @fail_fast_on_permanent_errors
+    def train_segment(self, request: SegmentRequest) -> SegmentResult:
+        previous = _last_heartbeat()
+        prefix = trial_prefix(request.sweep_id, request.trial_id)
+        spec = request.spec
+        with self.scratch() as scratch_name:
+            scratch = Path(scratch_name)
+            code_dir = self.code_dir(request.code)
+            restored_key, restored_dir = self._restore(
+                prefix, request.target_step, scratch, previous.get("checkpoint_key")
+            )
+            restored_step = step_of(restored_key) if restored_key else 0
+            if restored_key:
+                activity.logger.info("trial %s resumes from step %d", request.trial_id, restored_step)
+            session = SegmentSession(
+                checkpoints=self.checkpoints,
+                prefix=prefix,
+                scratch=scratch,
+                meta=_meta(request),
+                restored_key=restored_key,
+                restored_step=restored_step,
+                # Accelerator time counts every attempt, including the work a crash threw away.
+                spent_before=float(previous.get("seconds", 0.0)),
+                rung=request.rung,
+            )
+            every = max(1.0, spec.training.heartbeat_timeout_s / 4)
+            with (
+                session.heartbeating(every),
+                loaded_task(spec.task, code_dir, spec.training.stop_grace_s) as task,
+            ):
+                trial = Trial(
+                    session=session,
+                    sweep_id=request.sweep_id,
+                    trial_id=request.trial_id,
+                    params=request.params,
+                    config=spec.task.config,
+                    seed=request.seed,
+                    rung=request.rung,
+                    target_step=request.target_step,
+                    max_steps=request.max_steps,
+                    epochs=spec.training.epochs,
+                    checkpoint_every=spec.training.checkpoint_every,
+                    restored_step=restored_step,
+                    restored_dir=restored_dir,
+                    context=TaskContext(
+                        spec=spec,
+                        store=self.store,
+                        heartbeat=session.beat,
+                        snapshot=request.snapshot,
+                        code_dir=code_dir,
+                    ),
+                )
+                outcome = _train(task, trial, session)
+            if session.stopping():
+                if activity.is_cancelled():
+                    # Timed out or cancelled: a newer attempt owns this trial now.
+                    raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
+                # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.
+                raise ApplicationError(
+                    f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
+                    type="WorkerShutdown",
+                )
+            validation, test = validation_and_test(outcome, request.trial_id)
+            objective = objective_value(validation, spec.metric, request.trial_id)
+            session.finish()
+            return SegmentResult(
+                train=TrainResult(
+                    step=trial.step,
+                    checkpoint_key=session.last_key,
+                    resumed_from_step=restored_step,
+                    train_seconds=session.seconds,
+                    metrics=session.metrics,
+                ),
+                validation=validation,
+                test=test,
+                objective=objective,
+            )
+
+    def _restore(
+        self, trial: str, target_step: int | None, scratch: Path, from_heartbeat: str | None
+    ) -> tuple[str | None, Path | None]:
+        """Download the newest usable checkpoint at or below `target_step`.
+
+        The last heartbeat names the checkpoint the previous attempt reported; storage may
+        hold a newer one (heartbeats are throttled) or may have pruned that one, so both
+        sources are merged and tried newest first.
+        """
+        candidates = set(self.checkpoints.manifests(trial))
+        if from_heartbeat:
+            candidates.add(from_heartbeat)
+        for key in sorted(candidates, key=step_of, reverse=True):
+            if target_step is not None and step_of(key) > target_step:
+                continue
+            directory = scratch / f"restored-{step_of(key)}"
+            try:
+                self.checkpoints.load(key, directory)
+            except CorruptCheckpoint as error:
+                activity.logger.warning("skipping checkpoint: %s", error)
+                continue
+            except MissingCheckpoint:
+                continue  # pruned after the heartbeat that named it
+            return key, directory
+        return None, None
+
+
+def _train(task: TaskImplementation, trial: Trial, session: SegmentSession) -> Any:
+    """Run the training code; an error becomes retryable only when hpo's side caused it."""
+    try:
+        return task.train(trial)
+    except Exception as error:
+        if session.infra_error is not None:
+            raise session.infra_error from error
+        if isinstance(error, RetryableTrialError) or _is_storage_error(error):
+            raise
+        kind = type(error).__name__
+        if kind in NON_RETRYABLE:
+            raise
+        raise ApplicationError(
+            f"trial {trial.trial_id}: the training code raised {kind}: {error}\n{_user_frames(error)}",
+            type="TrainingError",
+            non_retryable=True,
+        ) from None
+
+
+def _is_storage_error(error: BaseException) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(error, (BotoCoreError, ClientError))
+
+
+def _user_frames(error: BaseException, limit: int = 8) -> str:
+    lines = traceback.format_exception(type(error), error, error.__traceback__)
+    return "".join(lines[-limit:]).rstrip()
+
+
+def _meta(request: SegmentRequest) -> dict[str, Any]:
+    """Checkpoints describe themselves: enough to serve predictions from one alone."""
+    return {
+        "sweep_id": request.sweep_id,
+        "trial_id": request.trial_id,
+        "params": request.params,
+        "seed": request.seed,
+        "task": request.spec.task.model_dump(mode="json"),
+        "config": request.spec.task.config,
+        "code": request.code.model_dump(mode="json") if request.code else None,
+        "snapshot": request.snapshot.key if request.snapshot else None,
+        "saved_at": time.time(),
+    }

@@ -1,0 +1,138 @@
+"""The TrialSession of one training attempt: checkpoints to S3, heartbeats, stop requests.
+
+A Trial talks to this object only. It records whether a failure was hpo's own (S3 down:
+retry the attempt) rather than the training code's (fail the trial), heartbeats from a
+background thread so that long evaluations or silent commands never look like a dead
+worker, and keeps the learning curve that it writes beside the checkpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+
+from hpo.storage.checkpoints import CheckpointStore
+from hpo.trial import TrialError
+
+REPORT_HEARTBEAT_S = 1.0  # foreground heartbeats from report(): at most this often
+
+
+class SegmentSession:
+    def __init__(
+        self,
+        *,
+        checkpoints: CheckpointStore,
+        prefix: str,
+        scratch: Path,
+        meta: dict[str, Any],
+        restored_key: str | None,
+        restored_step: int,
+        spent_before: float,
+        rung: int,
+    ) -> None:
+        self.checkpoints = checkpoints
+        self.prefix = prefix
+        self.scratch = scratch
+        self.meta = meta
+        self.last_key = restored_key
+        self.step = restored_step
+        self.metrics: dict[str, float] = {}
+        self.curve: list[dict[str, float]] = []
+        self.infra_error: BaseException | None = None
+        self._curve_key = f"{prefix}/curve/r{rung}-{restored_step:09d}.jsonl"
+        self._spent_before = spent_before
+        self._started = time.monotonic()
+        self._last_beat = 0.0
+        self._lock = threading.Lock()
+
+    # -- TrialSession -------------------------------------------------------------------
+
+    def save_checkpoint(self, step: int, directory: Path, info: dict[str, Any]) -> str:
+        files = {p.relative_to(directory).as_posix(): p for p in sorted(directory.rglob("*")) if p.is_file()}
+        if not files:
+            raise TrialError(f"checkpoint at step {step} is empty: write files into the checkpoint directory")
+        try:
+            key = self.checkpoints.save(self.prefix, step, files, {**self.meta, "info": info})
+            self._write_curve()
+        except Exception as error:
+            self.infra_error = error
+            raise
+        self.last_key = key
+        self.step = max(self.step, step)
+        self.beat()
+        return key
+
+    def report(self, step: int, metrics: dict[str, float]) -> None:
+        self.step = step
+        self.metrics = metrics
+        self.curve.append({"step": step, **metrics})
+        if time.monotonic() - self._last_beat >= REPORT_HEARTBEAT_S:
+            self.beat()
+
+    def stopping(self) -> bool:
+        return activity.is_worker_shutdown() or activity.is_cancelled()
+
+    # -- heartbeats ---------------------------------------------------------------------
+
+    @property
+    def seconds(self) -> float:
+        """Accelerator-seconds of this trial so far: earlier attempts' plus this one's."""
+        return self._spent_before + time.monotonic() - self._started
+
+    def details(self) -> dict[str, Any]:
+        # What a retry reads back: where to resume and what was spent.
+        return {
+            "step": self.step,
+            "checkpoint_key": self.last_key,
+            "seconds": round(self.seconds, 3),
+            "metrics": self.metrics,
+        }
+
+    def beat(self) -> None:
+        with self._lock:
+            self._last_beat = time.monotonic()
+            activity.heartbeat(self.details())
+
+    @contextlib.contextmanager
+    def heartbeating(self, every: float) -> Iterator[None]:
+        """Heartbeat every `every` seconds while the block runs: liveness is the worker's, not
+        how often the training code reports. (A copy of the activity's context: heartbeat()
+        finds its activity through a context variable.)"""
+        context = contextvars.copy_context()
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(every):
+                context.run(self.beat)
+
+        thread = threading.Thread(target=loop, name="hpo-heartbeat", daemon=True)
+        self.beat()
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def _write_curve(self) -> None:
+        # One object per segment attempt, rewritten at each checkpoint and at the end: compact,
+        # and never in the workflow's history.
+        if self.curve:
+            import json
+
+            body = "\n".join(json.dumps(row, allow_nan=True) for row in self.curve) + "\n"
+            self.checkpoints.store.put_bytes(self._curve_key, body.encode())
+
+    def finish(self) -> None:
+        try:
+            self._write_curve()
+        except Exception as error:
+            self.infra_error = error
+            raise
