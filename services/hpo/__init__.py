@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hpo.rng import capture_rng, restore_rng
-from hpo.trial import Result, Trial, TrialError
+from hpo.trial import Checkpoint, Result, Trial, TrialError
 
 __version__ = "0.1.0"
-__all__ = ["Result", "Trial", "TrialError", "capture_rng", "restore_rng", "run"]
+__all__ = ["Checkpoint", "Result", "Trial", "TrialError", "capture_rng", "restore_rng", "run"]
 
 if TYPE_CHECKING:
     from hpo.api import run

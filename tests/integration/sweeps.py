@@ -10,8 +10,9 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from hpo.commands import ship_code
 from hpo.messages import SweepRequest, SweepStatus
-from hpo.spec import SweepSpec, parse_spec
+from hpo.spec import SweepSpec, load_spec, parse_spec
 from hpo.workers.connect import connect
 from hpo.workers.sweep import WORKFLOWS, workflow_runner
 
@@ -39,6 +40,21 @@ def tiny_spec(model: Path, data: Path, **overrides: Any) -> SweepSpec:
     return parse_spec(spec)
 
 
+BYO = Path(__file__).resolve().parents[2] / "examples" / "byo"
+
+
+def byo_spec(kind: str = "function", **overrides: Any) -> SweepSpec:
+    """The bring-your-own example (examples/byo), as a user would run it, resized for a test."""
+    spec = load_spec(BYO / ("sweep.yaml" if kind == "function" else "sweep-command.yaml"))
+    data = spec.model_dump(mode="json", exclude_none=True)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}
+        else:
+            data[key] = value
+    return parse_spec(data)
+
+
 def new_sweep_id(prefix: str = "test") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -46,9 +62,11 @@ def new_sweep_id(prefix: str = "test") -> str:
 async def run_sweep(stack: Any, spec: SweepSpec, sweep_id: str | None = None) -> SweepStatus:
     sweep_id = sweep_id or new_sweep_id()
     client = await connect(stack.settings)
+    # As `hpo sweep run` does: the task's code directory travels as an archive in S3.
+    code = ship_code(stack.settings, spec)
     return await client.execute_workflow(
         "SweepWorkflow",
-        SweepRequest(sweep_id=sweep_id, spec=spec),
+        SweepRequest(sweep_id=sweep_id, spec=spec, code=code),
         id=sweep_id,
         task_queue=stack.settings.sweep_queue,
         result_type=SweepStatus,

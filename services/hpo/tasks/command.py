@@ -57,6 +57,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -77,7 +78,6 @@ USAGE = {
 POLL_S = 0.5  # how often a silent command is checked for a stop request
 DRAIN_S = 5.0  # how long leftovers of an exited command may keep its stdout open
 TAIL_LINES = 20
-_EOF = None
 
 
 class CommandTask:
@@ -150,6 +150,11 @@ class _Run:
 
         return {
             **os.environ,
+            # `python` in a command means the worker's interpreter (its virtualenv), not whatever
+            # the machine's PATH finds first.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+            # The worker shares its cores between concurrent trials: a command gets this trial's share.
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", str(_threads())),
             "HPO_PARAMS": json.dumps(trial.params, default=_plain),
             "HPO_CONFIG": json.dumps(trial.config, default=_plain),
             "HPO_TRIAL_ID": trial.trial_id,
@@ -174,6 +179,7 @@ class _Run:
         eof = False
         exited_at: float | None = None
         while True:
+            idle = True
             if eof:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=self._poll_timeout())
@@ -183,7 +189,8 @@ class _Run:
                 except queue.Empty:
                     pass
                 else:
-                    if line is _EOF:
+                    idle = False
+                    if line is None:  # the end of its output
                         eof = True
                     else:
                         self._handle(line)
@@ -195,15 +202,15 @@ class _Run:
                 if exited_at is None:
                     exited_at = time.monotonic()
                     self._signal(signal.SIGKILL)
-                elif time.monotonic() - exited_at > DRAIN_S:
-                    return returncode
+                elif idle and time.monotonic() - exited_at > DRAIN_S:
+                    return returncode  # a helper in a session of its own keeps the pipe open
             elif self.stop_deadline is None and self.trial.should_stop():
                 log.info("trial %s: stopping: SIGTERM to %s", self.trial.trial_id, self.label)
                 self._signal(signal.SIGTERM)
                 self.stop_deadline = time.monotonic() + self.task.stop_grace_s
             elif self.stop_deadline is not None and time.monotonic() >= self.stop_deadline:
                 log.warning(
-                    "trial %s: %s still runs %.0f s after SIGTERM: SIGKILL",
+                    "trial %s: %s still runs %g s after SIGTERM: SIGKILL",
                     self.trial.trial_id,
                     self.label,
                     self.task.stop_grace_s,
@@ -226,7 +233,7 @@ class _Run:
                         self._signal(signal.SIGSTOP)
                     lines.put(line.rstrip("\r\n"))
         finally:
-            lines.put(_EOF)
+            lines.put(None)
 
     def _handle(self, line: str) -> None:
         if not line.startswith(PREFIX):
@@ -341,3 +348,8 @@ def _plain(value: Any) -> Any:
     """numpy scalars and the like as JSON numbers, anything else as its text."""
     item = getattr(value, "item", None)
     return item() if callable(item) else str(value)
+
+
+def _threads() -> int:
+    torch = sys.modules.get("torch")
+    return int(torch.get_num_threads()) if torch is not None else (os.cpu_count() or 1)

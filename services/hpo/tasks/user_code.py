@@ -37,9 +37,14 @@ def user_modules(code_dir: Path | None) -> Iterator[None]:
 
 
 def _loaded_from(module: Any, root: str) -> bool:
-    # Namespace packages have no __file__, only __path__ entries.
-    places = [getattr(module, "__file__", None) or "", *list(getattr(module, "__path__", []) or [])]
-    return any(str(place).startswith(root) for place in places)
+    location = getattr(module, "__file__", None)
+    if isinstance(location, str):
+        return location.startswith(root)
+    # Namespace packages have no __file__, only __path__ entries (some modules fake one).
+    try:
+        return any(str(place).startswith(root) for place in getattr(module, "__path__", None) or [])
+    except TypeError:
+        return False
 
 
 def import_callable(reference: str, code_dir: Path | None, field: str) -> Callable[..., Any]:
