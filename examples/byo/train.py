@@ -26,7 +26,9 @@ def train(trial: hpo.Trial) -> hpo.Result:
     data = load_data(seed=int(trial.config.get("data_seed", 0)))
     torch.manual_seed(trial.seed)
     model = build_model(hidden, dropout)
-    optimizer = make_optimizer(model, p.get("optimizer", "adam"), float(p.get("lr", 1e-3)), float(p.get("weight_decay", 0.0)))
+    optimizer = make_optimizer(
+        model, p.get("optimizer", "adam"), float(p.get("lr", 1e-3)), float(p.get("weight_decay", 0.0))
+    )
     total = trial.max_steps or 300  # the full budget: the learning-rate schedule spans all of it
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine(total))
 
@@ -76,13 +78,18 @@ def predict(checkpoint: hpo.Checkpoint, inputs: list[Any]) -> list[dict[str, Any
     """`hpo predict SWEEP '[0, 0, 5, 13, ...]'`: 64 pixel values (0-16) per input."""
     import json
 
-    model = build_model(int(checkpoint.params.get("hidden", 128)), float(checkpoint.params.get("dropout", 0.1)))
+    model = build_model(
+        int(checkpoint.params.get("hidden", 128)), float(checkpoint.params.get("dropout", 0.1))
+    )
     model.load_state_dict(checkpoint.state()["model"])
     model.eval()
     pixels = [json.loads(item) if isinstance(item, str) else item for item in inputs]
     with torch.no_grad():
         probabilities = torch.softmax(model(torch.tensor(pixels, dtype=torch.float32) / 16.0), dim=1)
     return [
-        {"label": str(int(row.argmax())), "probabilities": {str(d): round(float(v), 4) for d, v in enumerate(row)}}
+        {
+            "label": str(int(row.argmax())),
+            "probabilities": {str(d): round(float(v), 4) for d, v in enumerate(row)},
+        }
         for row in probabilities
     ]

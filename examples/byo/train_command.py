@@ -46,7 +46,9 @@ def main() -> None:
     data = load_data(seed=int(config.get("data_seed", 0)))
     torch.manual_seed(int(os.environ["HPO_SEED"]))
     model = build_model(int(p.get("hidden", 128)), float(p.get("dropout", 0.1)))
-    optimizer = make_optimizer(model, p.get("optimizer", "adam"), float(p.get("lr", 1e-3)), float(p.get("weight_decay", 0.0)))
+    optimizer = make_optimizer(
+        model, p.get("optimizer", "adam"), float(p.get("lr", 1e-3)), float(p.get("weight_decay", 0.0))
+    )
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine(total))
     step = 0
     if int(os.environ.get("HPO_START_STEP") or 0) > 0:

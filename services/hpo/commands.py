@@ -96,24 +96,36 @@ def check_task_code(spec: SweepSpec) -> None:
             raise SpecError(f"task.command: {command[0]} does not exist in task.code {code_dir}")
 
 
-def ship_code(settings: Settings, spec: SweepSpec) -> CodeRef | None:
-    """Pack the task's code directory and store it in S3 under its content hash (once)."""
+def pack_code(settings: Settings, spec: SweepSpec) -> bytes | None:
+    """The task's code directory as an archive (local work: fails before any server is asked)."""
     if spec.task.code is None:
         return None
     from hpo.storage import code_archives
 
     try:
-        data = code_archives.pack(Path(spec.task.code), settings.code_max_bytes)
+        return code_archives.pack(Path(spec.task.code), settings.code_max_bytes)
     except code_archives.CodeArchiveError as error:
         raise UserError(str(error)) from None
+
+
+def upload_code(settings: Settings, spec: SweepSpec, archive: bytes | None) -> CodeRef | None:
+    """Store the archive in S3 under its content hash (once): the workers fetch it from there."""
+    if archive is None:
+        return None
+    from hpo.storage import code_archives
+
     try:
-        key, sha256 = code_archives.upload(ObjectStore(settings), data)
+        key, sha256 = code_archives.upload(ObjectStore(settings), archive)
     except StorageUnavailable as error:
         raise UserError(str(error)) from None
     console.print(
-        f"code {spec.task.code} shipped as s3://{settings.s3_bucket}/{key} ({len(data) / 1e3:.1f} kB)"
+        f"code {spec.task.code} shipped as s3://{settings.s3_bucket}/{key} ({len(archive) / 1e3:.1f} kB)"
     )
-    return CodeRef(key=key, sha256=sha256, bytes=len(data))
+    return CodeRef(key=key, sha256=sha256, bytes=len(archive))
+
+
+def ship_code(settings: Settings, spec: SweepSpec) -> CodeRef | None:
+    return upload_code(settings, spec, pack_code(settings, spec))
 
 
 async def check(settings: Settings) -> int:
@@ -200,9 +212,10 @@ async def sweep_run(
 ) -> int:
     spec = spec or load_spec(spec_path)
     check_task_code(spec)
+    archive = pack_code(settings, spec)
     client = await preflight(settings, spec)
     sweep_id = sweep_id or default_sweep_id(spec.name)
-    code = ship_code(settings, spec)
+    code = upload_code(settings, spec, archive)
     request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings), code=code)
     try:
         handle = await client.start_workflow(

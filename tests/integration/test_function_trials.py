@@ -38,7 +38,9 @@ async def test_function_trial_asha_promotions_continue_from_the_users_checkpoint
         assert set(trial.validation) == {"error_rate", "nll"} and set(trial.test) == {"error_rate", "nll"}
     assert max(t.train.step for t in status.trials) == 80
     assert sum(t.train.step for t in status.trials) < 6 * 80  # early stopping saved compute
-    best = min((t for t in status.trials if t.rung == max(x.rung for x in status.trials)), key=lambda t: t.objective)
+    best = min(
+        (t for t in status.trials if t.rung == max(x.rung for x in status.trials)), key=lambda t: t.objective
+    )
     assert status.best_trial_id == best.trial_id
 
     # The learning curve of every segment lies beside the checkpoints, not in the history.
@@ -56,7 +58,9 @@ async def test_function_trial_asha_promotions_continue_from_the_users_checkpoint
     image = [0, 0, 5, 13, 9, 1, 0, 0] * 8
     prediction: PredictResult = await client.execute_workflow(
         "PredictWorkflow",
-        PredictRequest(checkpoint_key=best.train.checkpoint_key, task=spec.task, inputs=[image], code=status.code),
+        PredictRequest(
+            checkpoint_key=best.train.checkpoint_key, task=spec.task, inputs=[image], code=status.code
+        ),
         id=f"{sweep_id}.predict",
         task_queue=stack.settings.sweep_queue,
         result_type=PredictResult,

@@ -166,9 +166,14 @@ def _is_storage_error(error: BaseException) -> bool:
     return isinstance(error, (BotoCoreError, ClientError))
 
 
-def _user_frames(error: BaseException, limit: int = 8) -> str:
-    lines = traceback.format_exception(type(error), error, error.__traceback__)
-    return "".join(lines[-limit:]).rstrip()
+HPO_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def _user_frames(error: BaseException, limit: int = 6) -> str:
+    """Where in the training code it went wrong: the last frames outside hpo itself."""
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if not f.filename.startswith(HPO_PACKAGE)]
+    lines = traceback.format_list(frames[-limit:]) if frames else []
+    return "".join(lines).rstrip()
 
 
 def _meta(request: SegmentRequest) -> dict[str, Any]:
