@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -165,7 +166,13 @@ class Trial:
 
         with self.checkpoint_dir(step) as directory:
             path = directory / STATE_FILE
-            torch.save(state, str(path))
+            try:
+                torch.save(state, str(path))
+            except (TypeError, AttributeError, pickle.PicklingError) as error:
+                raise TrialError(
+                    f"trial {self.trial_id}: trial.save() cannot store the state ({error}); save tensors, "
+                    "numbers, strings, lists and dicts, e.g. model.state_dict() and optimizer.state_dict()"
+                ) from None
             if not self._checked_state:
                 # Find an unloadable state at the first save, not at the resume hours later.
                 try:
