@@ -211,6 +211,30 @@ async def sweep_run(
     output: Path | None = None,
 ) -> int:
     spec = spec or load_spec(spec_path)
+    final = await run_and_follow(settings, spec, sweep_id, wait=wait, stack=stack)
+    if final is None:
+        return 0
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(final.model_dump_json(indent=1))
+    console.print(leaderboard(final))
+    for line in failures(final):
+        console.print(f"[red]failed[/red] {line}")
+    completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
+    console.print(f"{len(completed)}/{len(final.trials)} trials scored; best {final.best_trial_id}")
+    return 0 if completed else 1
+
+
+async def run_and_follow(
+    settings: Settings,
+    spec: SweepSpec,
+    sweep_id: str | None,
+    *,
+    wait: bool = True,
+    stack: EmbeddedStack | None = None,
+) -> SweepStatus | None:
+    """Check, ship the code, start the sweep and print its progress; its final status (None
+    without `wait`). Shared by `hpo sweep run`, `hpo demo` and `hpo.run`."""
     check_task_code(spec)
     archive = pack_code(settings, spec)
     client = await preflight(settings, spec)
@@ -239,7 +263,7 @@ async def sweep_run(
     )
     if not wait:
         console.print(f"follow it with: hpo sweep status {sweep_id}")
-        return 0
+        return None
     seen: dict[str, str] = {}
     result_task = asyncio.ensure_future(handle.result())
     while not result_task.done():
@@ -256,15 +280,7 @@ async def sweep_run(
     except WorkflowFailureError as error:
         raise UserError(f"sweep {sweep_id} failed: {root_cause(error)}") from None
     _print_changes(final, seen)
-    if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(final.model_dump_json(indent=1))
-    console.print(leaderboard(final))
-    for line in failures(final):
-        console.print(f"[red]failed[/red] {line}")
-    completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
-    console.print(f"{len(completed)}/{len(final.trials)} trials scored; best {final.best_trial_id}")
-    return 0 if completed else 1
+    return final
 
 
 def _print_changes(status: SweepStatus, seen: dict[str, str]) -> None:

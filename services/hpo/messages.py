@@ -148,6 +148,14 @@ class SweepStatus(BaseModel):
     released_bytes: int = 0
     code: CodeRef | None = None
 
+    def leaderboard(self) -> list[TrialResult]:
+        """Trials best first (see ranked_trials)."""
+        return ranked_trials(self.trials, self.mode)
+
+    @property
+    def best(self) -> TrialResult | None:
+        return next((t for t in self.trials if t.trial_id == self.best_trial_id), None)
+
 
 def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
     """Scored trials best first, then unscored ones by id.

@@ -1,0 +1,138 @@
+"""`hpo.run`: sweep a training function from a script or a notebook.
+
+    import hpo
+    from train import train          # a function of one hpo.Trial, in a .py file
+
+    result = hpo.run(train, space={"lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}},
+                     trials=8, objective={"metric": "accuracy", "mode": "max"},
+                     training={"max_steps": 300})
+    result.best_trial_id, result.leaderboard()
+
+The function runs on training workers like any function trial: its module's directory is
+shipped as the sweep's code. With a stack already running (`hpo up`, or HPO_TEMPORAL_ADDRESS
+pointing at a cluster) the sweep runs there and survives this process; without one, hpo
+starts the embedded stack for the sweep and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from hpo.messages import SweepStatus
+from hpo.settings import Settings, get_settings
+from hpo.spec import SpecError, SweepSpec, parse_spec
+
+T = TypeVar("T")
+
+
+def run(
+    train: Callable[..., Any] | str,
+    *,
+    space: dict[str, dict[str, Any]],
+    trials: int,
+    objective: dict[str, Any] | str | None = None,
+    algorithm: str | dict[str, Any] = "random",
+    training: dict[str, Any] | None = None,
+    max_concurrent: int = 2,
+    config: dict[str, Any] | None = None,
+    code: str | Path | None = None,
+    name: str = "sweep",
+    seed: int = 0,
+    sweep_id: str | None = None,
+    stack: Literal["auto", "running", "embedded"] = "auto",
+    settings: Settings | None = None,
+) -> SweepStatus:
+    """Run a sweep of `train` and return its final status (`.leaderboard()`, `.best_trial_id`).
+
+    `train` is a function of one `hpo.Trial` defined in a .py file (or "module:function" with
+    `code`). `objective` is {"metric": ..., "mode": ...} or just the metric's name; `training`
+    takes the spec's training fields (max_steps or epochs, checkpoint_every, ...).
+    """
+    from hpo.commands import UserError, run_and_follow
+
+    entrypoint, code_dir = _entrypoint(train, code)
+    spec = _spec(
+        name=name,
+        task={"entrypoint": entrypoint, "code": str(code_dir) if code_dir else None, "config": config or {}},
+        space=space,
+        trials=trials,
+        objective={"metric": objective} if isinstance(objective, str) else (objective or {}),
+        algorithm=algorithm,
+        training=training or {"max_steps": 100},
+        max_concurrent=max_concurrent,
+        seed=seed,
+    )
+    settings = settings or get_settings()
+    try:
+        if stack == "embedded" or (stack == "auto" and not _reachable(settings)):
+            return _in_thread_if_needed(lambda: _run_embedded(settings, spec, sweep_id))
+        final = _in_thread_if_needed(lambda: asyncio.run(run_and_follow(settings, spec, sweep_id)))
+    except UserError as error:
+        raise SpecError(str(error)) from None
+    assert final is not None
+    return final
+
+
+def _entrypoint(train: Callable[..., Any] | str, code: str | Path | None) -> tuple[str, Path | None]:
+    """`module:function` and the directory to ship, from a function or a reference."""
+    if isinstance(train, str):
+        return train, Path(code).resolve() if code is not None else None
+    module = sys.modules.get(train.__module__)
+    source = getattr(module, "__file__", None)
+    if source is None or "<locals>" in train.__qualname__ or "." in train.__qualname__:
+        raise SpecError(
+            f"hpo.run: {train.__qualname__} must be a top-level function in a .py file, so that the "
+            "training workers can import it (a notebook cell or a nested function cannot be shipped); "
+            "move it into a module next to your notebook and import it from there"
+        )
+    module_name = train.__module__
+    if module_name == "__main__":
+        # A script run directly: its workers import it by its file name (keep the sweep
+        # itself under `if __name__ == "__main__":`).
+        module_name = inspect.getmodulename(source) or Path(source).stem
+    depth = module_name.count(".") + (1 if Path(source).name == "__init__.py" else 0)
+    root = Path(source).resolve().parents[depth]
+    return f"{module_name}:{train.__name__}", Path(code).resolve() if code is not None else root
+
+
+def _spec(**fields: Any) -> SweepSpec:
+    fields["task"] = {k: v for k, v in fields["task"].items() if v is not None}
+    return parse_spec(fields, source="hpo.run()")
+
+
+def _reachable(settings: Settings) -> bool:
+    from hpo.stack import port_open
+
+    host, _, port = settings.temporal_address.rpartition(":")
+    return port.isdigit() and port_open(host or "127.0.0.1", int(port))
+
+
+def _run_embedded(settings: Settings, spec: SweepSpec, sweep_id: str | None) -> SweepStatus:
+    from hpo.commands import run_and_follow
+    from hpo.stack import EmbeddedStack
+
+    with tempfile.TemporaryDirectory(prefix="hpo-run-") as home:
+        with EmbeddedStack.for_home(Path(home), settings, ephemeral_ports=True) as embedded:
+            final = asyncio.run(run_and_follow(embedded.settings, spec, sweep_id, stack=embedded))
+    assert final is not None
+    return final
+
+
+def _in_thread_if_needed(work: Callable[[], T]) -> T:
+    """asyncio.run cannot nest: inside a running loop (a notebook), run in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+__all__ = ["run"]
