@@ -43,7 +43,7 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     assert trial.train.checkpoint_key.endswith("step-000000040/manifest.json")
     assert status.released_bytes > 0
 
-    await replay_and_record(stack, sweep_id, "sweep_random_v3")
+    await replay_and_record(stack, sweep_id, "sweep_random_v4")
 
     client = await connect(stack.settings)
     prediction: PredictResult = await client.execute_workflow(

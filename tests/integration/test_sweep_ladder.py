@@ -25,7 +25,7 @@ async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker
     )
     sweep_id = new_sweep_id("ladder")
     status = await run_sweep(stack, spec, sweep_id)
-    await replay_and_record(stack, sweep_id, "sweep_asha_v3")
+    await replay_and_record(stack, sweep_id, "sweep_asha_v4")
 
     assert status.state == "completed"
     assert all(t.snapshot and t.snapshot.counts["train"] > 0 for t in status.trials if t.train)
