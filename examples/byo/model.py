@@ -59,6 +59,19 @@ def make_optimizer(model: nn.Module, name: str, lr: float, weight_decay: float) 
     raise ValueError(f"optimizer {name!r} is not sgd, adam or adamw")
 
 
+def train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, schedule, data: Digits, batch_size: int
+) -> float:
+    """One optimizer step on a random batch (drawn from torch's global generator)."""
+    batch = torch.randint(0, len(data.train.y), (batch_size,))
+    loss = nn.functional.cross_entropy(model(data.train.x[batch]), data.train.y[batch])
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    return float(loss.item())
+
+
 def cosine(total: int):
     import math
 

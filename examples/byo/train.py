@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from model import build_model, cosine, evaluate, load_data, make_optimizer
+from model import build_model, cosine, evaluate, load_data, make_optimizer, train_step
 
 import hpo
 
@@ -57,14 +57,9 @@ def train(trial: hpo.Trial) -> hpo.Result:
     every = trial.checkpoint_every or 50
     model.train()
     while step < target:
-        batch = torch.randint(0, len(data.train.y), (batch_size,))
-        loss = torch.nn.functional.cross_entropy(model(data.train.x[batch]), data.train.y[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        loss = train_step(model, optimizer, schedule, data, batch_size)
         step += 1
-        trial.report(step, loss=loss.item())
+        trial.report(step, loss=loss)
         if step % every == 0 or step == target:
             checkpoint()
         if trial.should_stop():  # SIGTERM, scale-in: save and return; another worker resumes

@@ -19,7 +19,7 @@ import signal
 from pathlib import Path
 
 import torch
-from model import build_model, cosine, evaluate, load_data, make_optimizer
+from model import build_model, cosine, evaluate, load_data, make_optimizer, train_step
 
 stopping = False
 
@@ -74,14 +74,9 @@ def main() -> None:
 
     model.train()
     while step < target:
-        batch = torch.randint(0, len(data.train.y), (batch_size,))
-        loss = torch.nn.functional.cross_entropy(model(data.train.x[batch]), data.train.y[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+        loss = train_step(model, optimizer, schedule, data, batch_size)
         step += 1
-        emit("report", {"step": step, "loss": loss.item()})
+        emit("report", {"step": step, "loss": loss})
         if step % every == 0 or step == target or stopping:
             checkpoint()
         if stopping:

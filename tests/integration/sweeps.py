@@ -32,12 +32,16 @@ def tiny_spec(model: Path, data: Path, **overrides: Any) -> SweepSpec:
         "seed": 0,
         "training": {"max_steps": 40, "max_length": 32, "checkpoint_every": 10, "heartbeat_timeout_s": 10},
     }
+    return parse_spec(_merged(spec, overrides))
+
+
+def _merged(spec: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """`spec` with `overrides`; a mapping given for a mapping section updates it field by field."""
+    merged = dict(spec)
     for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(spec.get(key), dict):
-            spec[key] = {**spec[key], **value}
-        else:
-            spec[key] = value
-    return parse_spec(spec)
+        both_mappings = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = {**merged[key], **value} if both_mappings else value
+    return merged
 
 
 BYO = Path(__file__).resolve().parents[2] / "examples" / "byo"
@@ -46,13 +50,7 @@ BYO = Path(__file__).resolve().parents[2] / "examples" / "byo"
 def byo_spec(kind: str = "function", **overrides: Any) -> SweepSpec:
     """The bring-your-own example (examples/byo), as a user would run it, resized for a test."""
     spec = load_spec(BYO / ("sweep.yaml" if kind == "function" else "sweep-command.yaml"))
-    data = spec.model_dump(mode="json", exclude_none=True)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict):
-            data[key] = {**data[key], **value}
-        else:
-            data[key] = value
-    return parse_spec(data)
+    return parse_spec(_merged(spec.model_dump(mode="json", exclude_none=True), overrides))
 
 
 def new_sweep_id(prefix: str = "test") -> str:

@@ -95,7 +95,7 @@ def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path,
         "demo", str(spec), "--home", str(tmp_path / "demo-home"), "--output", str(demo_json), env=_env()
     )
     assert demo.returncode == 0, demo.stdout + demo.stderr
-    assert "val acc %" in demo.stdout and "test acc %" in demo.stdout
+    assert "val accuracy" in demo.stdout and "test accuracy" in demo.stdout
 
     env, home = _env(), tmp_path / "up-home"
     up = _start_up(home, env)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
 
 import hpo
 from hpo.messages import SnapshotRef
 from hpo.spec import parse_spec
 from hpo.tasks import image_task
+from hpo.tasks.datasets import DatasetError
 from hpo.tasks.registry import TaskContext
 from hpo.tasks.text_classification import InvalidTrialConfig
 from hpo.trial import Checkpoint, Result
@@ -80,6 +82,15 @@ def spec(max_examples: int = 160) -> Any:
             "training": {"max_steps": 20, "checkpoint_every": 10, "eval_batch_size": 64},
         }
     )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    # Tiny models: one thread is as fast, and immune to other processes on the machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +212,11 @@ def test_predict_from_a_checkpoint(tmp_path, context):
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     with pytest.raises(ValueError, match="input 0 has shape"):
         image_task.predict(checkpoint, [[[0, 0, 0]] * 8])
+
+
+def test_prepare_names_the_dataset_in_its_errors():
+    bad = spec().model_copy(
+        update={"dataset": spec().dataset.model_copy(update={"labels": ["disc", "zebra"]})}
+    )
+    with pytest.raises(DatasetError, match=r"^dataset synthetic-cifar: dataset.labels names 'zebra'"):
+        image_task.prepare(TaskContext(spec=bad, store=MemoryStore(), heartbeat=lambda *a: None))

@@ -12,6 +12,7 @@ import io
 import json
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,14 @@ def split_examples(
     """Deterministic shuffled train/validation/test split."""
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
+    parts = split_order(order, ratios, f"{len(examples)} examples")
+    return {name: [examples[i] for i in indexes] for name, indexes in parts.items()}
+
+
+def split_order(
+    order: Sequence[int], ratios: tuple[float, float, float], what: str
+) -> dict[str, Sequence[int]]:
+    """A shuffled order cut into train/validation/test by the ratios; each split must be non-empty."""
     n_train = int(round(ratios[0] * len(order)))
     n_validation = int(round(ratios[1] * len(order)))
     parts = {
@@ -122,8 +131,6 @@ def split_examples(
         "test": order[n_train + n_validation :],
     }
     for name, indexes in parts.items():
-        if not indexes:
-            raise DatasetError(
-                f"the {name} split is empty ({len(examples)} examples); use more data or change dataset.split"
-            )
-    return {name: [examples[i] for i in indexes] for name, indexes in parts.items()}
+        if len(indexes) == 0:
+            raise DatasetError(f"the {name} split is empty ({what}); use more data or change dataset.split")
+    return parts

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from hpo.tasks.datasets import DatasetError, content_sha256, read_source_bytes
+from hpo.tasks.datasets import DatasetError, content_sha256, read_source_bytes, split_order
 
 SYNTHETIC_SEED = 0
 SYNTHETIC_COUNT = 2000
@@ -416,16 +416,5 @@ def _balanced_indexes(labels: np.ndarray, max_examples: int, seed: int) -> np.nd
 def split_images(data: ImageData, ratios: tuple[float, float, float], seed: int) -> dict[str, ImageData]:
     """A deterministic shuffled train/validation/test split (the same rounding as the text task)."""
     order = np.random.default_rng(seed).permutation(len(data))
-    n_train = int(round(ratios[0] * len(order)))
-    n_validation = int(round(ratios[1] * len(order)))
-    parts = {
-        "train": order[:n_train],
-        "validation": order[n_train : n_train + n_validation],
-        "test": order[n_train + n_validation :],
-    }
-    for name, indexes in parts.items():
-        if len(indexes) == 0:
-            raise DatasetError(
-                f"the {name} split is empty ({len(data)} images); use more data or change dataset.split"
-            )
-    return {name: data.take(indexes) for name, indexes in parts.items()}
+    parts = split_order(order, ratios, f"{len(data)} images")
+    return {name: data.take(np.asarray(indexes)) for name, indexes in parts.items()}

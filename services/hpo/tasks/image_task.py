@@ -40,6 +40,7 @@ IMAGE_SNAPSHOT_FORMAT = 1
 OPTIMIZERS = ("sgd", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 PAD = 4  # random-crop padding, in pixels
+STATS_CHUNK = 4096  # images per chunk when computing normalisation statistics
 
 
 # -- data ----------------------------------------------------------------------------------
@@ -85,11 +86,12 @@ def prepare(context: TaskContext) -> SnapshotRef:
         manifest = store.get_json(manifest_key(key))
         return SnapshotRef(key=key, counts=manifest["counts"], label_names=manifest["labels"], reused=True)
 
+    loaded = source.load()  # its errors name the source already
     try:
-        selected = select_images(source.load(), dataset.labels, dataset.max_examples, dataset.split.seed)
+        selected = select_images(loaded, dataset.labels, dataset.max_examples, dataset.split.seed)
+        splits = split_images(selected, ratios, dataset.split.seed)
     except DatasetError as error:
-        raise DatasetError(f"{dataset.source}: {error}") from None
-    splits = split_images(selected, ratios, dataset.split.seed)
+        raise DatasetError(f"dataset {dataset.source}: {error}") from None
     counts = {}
     # Data first, manifest last: a snapshot exists exactly when its manifest does.
     for split in SPLITS:
@@ -117,10 +119,18 @@ def _split(context: TaskContext, split: str) -> dict[str, torch.Tensor]:
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and std (of x/255) of uint8 N×C×H×W images, for normalisation."""
-    pixels = images.to(torch.float64).div(255.0).transpose(0, 1).reshape(images.shape[1], -1)
-    std = pixels.std(dim=1).clamp_min(1e-3)
-    return pixels.mean(dim=1).tolist(), std.tolist()
+    """Per-channel mean and std (of x/255) of uint8 N×C×H×W images, for normalisation; in chunks,
+    so 50,000 CIFAR images never become one float64 copy."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for start in range(0, images.shape[0], STATS_CHUNK):
+        chunk = images[start : start + STATS_CHUNK].to(torch.float64).div_(255.0)
+        total += chunk.sum(dim=(0, 2, 3))
+        squares += chunk.square().sum(dim=(0, 2, 3))
+    count = images.shape[0] * images.shape[2] * images.shape[3]
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-3)
+    return mean.tolist(), std.tolist()
 
 
 # -- hyperparameters -----------------------------------------------------------------------
