@@ -329,7 +329,7 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     request = PredictRequest(
         checkpoint_key=trial.train.checkpoint_key,
         task=status.spec.task,
-        inputs=list(texts),
+        inputs=[_input(text) for text in texts],
         code=status.code,
         queues=_queues(settings),
     )
@@ -347,6 +347,18 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     for text, prediction in zip(texts, result.predictions, strict=False):
         console.print(_prediction_line(text, prediction))
     return 0
+
+
+def _input(argument: str) -> object:
+    """A JSON list or object (an image, a feature vector) is sent as data; anything else as text."""
+    import json
+
+    if argument.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(argument)
+        except json.JSONDecodeError:
+            pass
+    return argument
 
 
 def _prediction_line(text: str, prediction: object) -> str:
