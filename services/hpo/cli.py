@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", help="predictions of a sweep's best trial or SWEEP/TRIAL (the task's predict hook)"
     )
     predict.add_argument("target", help="SWEEP_ID (its best trial) or SWEEP_ID/TRIAL_ID")
-    predict.add_argument("texts", nargs="+", metavar="INPUT", help="a text, or JSON data such as '[0, 3, 16]'")
+    predict.add_argument(
+        "texts", nargs="+", metavar="INPUT", help="a text, or JSON data such as '[0, 3, 16]'"
+    )
 
     sub.add_parser("check", help="exit 0 if Temporal and S3 are reachable")
     return parser

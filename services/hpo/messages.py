@@ -114,6 +114,19 @@ class TrialRequest(BaseModel):
 TrialStatus = Literal["running", "completed", "failed", "stopped"]
 
 
+class SegmentRecord(BaseModel):
+    """One segment of a trial as the sweep saw it: when it ran, to which rung, what it scored."""
+
+    rung: int
+    started_at: float  # unix seconds (the workflow's deterministic clock)
+    finished_at: float | None = None
+    target_step: int | None = None
+    step: int | None = None
+    objective: float | None = None
+    status: TrialStatus = "running"
+    train_seconds: float = 0.0
+
+
 class TrialResult(BaseModel):
     trial_id: str
     params: dict[str, Any]
@@ -125,6 +138,8 @@ class TrialResult(BaseModel):
     train: TrainResult | None = None
     snapshot: SnapshotRef | None = None
     error: str | None = None
+    # Every segment so far, oldest first (kept by the sweep: the ladder over time).
+    segments: list[SegmentRecord] = []
 
 
 class SweepRequest(BaseModel):

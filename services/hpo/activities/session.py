@@ -19,6 +19,7 @@ from typing import Any
 from temporalio import activity
 
 from hpo.storage.checkpoints import CheckpointStore
+from hpo.storage.curves import curve_key
 from hpo.trial import TrialError
 
 REPORT_HEARTBEAT_S = 1.0  # foreground heartbeats from report(): at most this often
@@ -46,7 +47,7 @@ class SegmentSession:
         self.metrics: dict[str, float] = {}
         self.curve: list[dict[str, float]] = []
         self.infra_error: BaseException | None = None
-        self._curve_key = f"{prefix}/curve/r{rung}-{restored_step:09d}.jsonl"
+        self._curve_key = curve_key(prefix, rung, restored_step)
         self._spent_before = spent_before
         self._started = time.monotonic()
         self._last_beat = 0.0
@@ -72,7 +73,8 @@ class SegmentSession:
     def report(self, step: int, metrics: dict[str, float]) -> None:
         self.step = step
         self.metrics = metrics
-        self.curve.append({"step": step, **metrics})
+        # Wall-clock time too: reports plot progress against time and spend.
+        self.curve.append({"step": step, "time": round(time.time(), 3), **metrics})
         if time.monotonic() - self._last_beat >= REPORT_HEARTBEAT_S:
             self.beat()
 

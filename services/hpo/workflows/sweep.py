@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         PrepareRequest,
         ReleaseRequest,
         ReleaseResult,
+        SegmentRecord,
         SnapshotRef,
         SweepRequest,
         SweepStatus,
@@ -52,10 +53,18 @@ class SweepWorkflow:
         self._seconds: dict[str, float] = {}
         self._completed = False
         self._released_bytes = 0
+        # Per trial, its segments in order: reports draw the ladder over time from these.
+        self._segments: dict[str, list[SegmentRecord]] = {}
 
     def _record(self, trial_id: str, result: TrialResult) -> TrialResult:
+        segment = self._segments[trial_id][-1]
+        segment.finished_at = workflow.now().timestamp()
+        segment.status = result.status
+        segment.objective = result.objective if result.status == "completed" else None
         if result.train:
             self._seconds[trial_id] = self._seconds.get(trial_id, 0.0) + result.train.train_seconds
+            segment.step = result.train.step
+            segment.train_seconds = result.train.train_seconds
         previous = self._trials.get(trial_id)
         if result.status == "failed" and previous is not None and previous.objective is not None:
             # A failed promotion keeps what the lower rung measured; only the status says it failed.
@@ -165,6 +174,9 @@ class SweepWorkflow:
         assert self._request is not None
         request = self._request
         trial = self._trials[trial_id]
+        self._segments.setdefault(trial_id, []).append(
+            SegmentRecord(rung=rung, started_at=workflow.now().timestamp(), target_step=fidelity)
+        )
         return asyncio.ensure_future(
             workflow.execute_child_workflow(
                 TrialWorkflow.run,
@@ -204,7 +216,13 @@ class SweepWorkflow:
     def _status(self) -> SweepStatus:
         assert self._request is not None
         spec = self._request.spec
-        trials = sorted(self._trials.values(), key=lambda trial: trial.trial_id)
+        trials = sorted(
+            (
+                t.model_copy(update={"segments": list(self._segments.get(t.trial_id, []))})
+                for t in self._trials.values()
+            ),
+            key=lambda trial: trial.trial_id,
+        )
         leader = ranked_trials(trials, spec.mode)[:1]
         best = leader[0] if leader and leader[0].objective is not None else None
         return SweepStatus(
