@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", type=Path, default=None, help="write the final sweep status as JSON here")
     status = sweep_sub.add_parser("status", help="status and leaderboard of a sweep")
     status.add_argument("sweep_id")
+    watch = sweep_sub.add_parser("watch", help="follow a running sweep live to its end, then its leaderboard")
+    watch.add_argument("sweep_id")
 
     predict = sub.add_parser(
         "predict", help="predictions of a sweep's best trial or SWEEP/TRIAL (the task's predict hook)"
@@ -125,6 +127,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         except KeyboardInterrupt:
             # Only the CLI stops: the sweep is durable and goes on in the workers.
             err_console.print("stopped following; the sweep keeps running (see `hpo sweep status SWEEP_ID`)")
+            return 130
+    if args.command == "sweep" and args.sweep_command == "watch":
+        try:
+            return asyncio.run(commands.sweep_watch(settings, args.sweep_id))
+        except KeyboardInterrupt:
+            err_console.print("stopped watching; the sweep keeps running")
             return 130
     if args.command == "sweep" and args.sweep_command == "status":
         return asyncio.run(commands.sweep_status(settings, args.sweep_id))

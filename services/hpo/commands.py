@@ -9,15 +9,16 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from hpo.messages import CodeRef, PredictRequest, PredictResult, Queues, SweepRequest, SweepStatus
-from hpo.report import failures, leaderboard, progress_line
+from hpo.report import failures, leaderboard
 from hpo.settings import Settings
 from hpo.spec import SpecError, SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
@@ -27,7 +28,6 @@ from hpo.workers.run import WorkerUnhealthy
 
 # A wide console when piped (CI logs, `tee`): the leaderboard must not wrap into noise.
 console = Console(highlight=False, width=None if Console().is_terminal else 160)
-POLL_S = 2.0
 # A query waits for a sweep worker to replay the sweep; none within this means none is running.
 STATUS_QUERY_TIMEOUT = timedelta(seconds=30)
 
@@ -262,33 +262,25 @@ async def run_and_follow(
         f"sweep {sweep_id} started: {spec.trials} trials, {spec.algorithm.name}, {spec.max_concurrent} at once"
     )
     if not wait:
-        console.print(f"follow it with: hpo sweep status {sweep_id}")
+        console.print(f"follow it with: hpo sweep watch {sweep_id} (or hpo sweep status {sweep_id})")
         return None
-    seen: dict[str, str] = {}
-    result_task = asyncio.ensure_future(handle.result())
-    while not result_task.done():
-        await asyncio.wait({result_task}, timeout=POLL_S)
-        if stack is not None:
-            stack.check_alive()
-        try:
-            status = await handle.query("status", result_type=SweepStatus)
-        except RPCError:
-            continue
-        _print_changes(status, seen)
+    return await _follow_to_the_end(client, handle, sweep_id, stack)
+
+
+async def _follow_to_the_end(
+    client: Client,
+    handle: WorkflowHandle[Any, SweepStatus],
+    sweep_id: str,
+    stack: EmbeddedStack | None = None,
+) -> SweepStatus:
+    from hpo.follow import follow
+
+    await follow(client, handle, console, check=stack.check_alive if stack is not None else None)
     try:
-        final: SweepStatus = result_task.result()
+        final: SweepStatus = await handle.result()
     except WorkflowFailureError as error:
         raise UserError(f"sweep {sweep_id} failed: {root_cause(error)}") from None
-    _print_changes(final, seen)
     return final
-
-
-def _print_changes(status: SweepStatus, seen: dict[str, str]) -> None:
-    for trial in status.trials:
-        key = f"{trial.status}:{trial.rung}"
-        if seen.get(trial.trial_id) != key:
-            seen[trial.trial_id] = key
-            console.print(progress_line(trial, status.objective_metric))
 
 
 async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepStatus:
@@ -308,6 +300,19 @@ async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepSt
             f"sweep {sweep_id!r} is {state} but did not answer ({error.message}); a sweep worker must "
             f"be polling task queue {sweep_queue!r}: start one with `hpo up` or `hpo worker sweep`"
         ) from None
+
+
+async def sweep_watch(settings: Settings, sweep_id: str) -> int:
+    """Follow a sweep started elsewhere (`sweep run --no-wait`, the chart's CronJob) to its end."""
+    client = await preflight(settings)
+    handle = client.get_workflow_handle(sweep_id, result_type=SweepStatus)
+    try:
+        await handle.describe()
+    except RPCError as error:
+        raise UserError(f"no sweep {sweep_id!r} ({error.message}); `hpo sweep run` prints the id") from None
+    final = await _follow_to_the_end(client, handle, sweep_id)
+    console.print(leaderboard(final))
+    return 0 if any(t.objective is not None for t in final.trials) else 1
 
 
 async def sweep_status(settings: Settings, sweep_id: str) -> int:

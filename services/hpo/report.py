@@ -83,13 +83,79 @@ def failures(status: SweepStatus) -> list[str]:
     return [f"{t.trial_id}: {t.error}" for t in status.trials if t.error]
 
 
-def progress_line(trial: TrialResult, metric: str) -> str:
-    if trial.status == "completed" and trial.objective is not None:
-        test = (trial.test or {}).get(metric)
-        scores = f"val {metric} {trial.objective:.4f}" + (
-            f", test {metric} {test:.4f}" if test is not None else ""
-        )
-        return f"{trial.trial_id} completed (rung {trial.rung}): {scores}  ({format_params(trial.params)})"
-    if trial.status == "failed":
-        return f"{trial.trial_id} failed: {trial.error}"
-    return f"{trial.trial_id} {trial.status} (rung {trial.rung}) ({format_params(trial.params)})"
+def _scores(trial: TrialResult, metric: str) -> str:
+    test = (trial.test or {}).get(metric)
+    value = f"val {metric} {trial.objective:.4f}" if trial.objective is not None else f"no {metric}"
+    return value + (f", test {metric} {test:.4f}" if test is not None else "")
+
+
+def sweep_events(trial: TrialResult, seen: tuple[str, int] | None, metric: str) -> list[str]:
+    """What happened to `trial` since it was last seen as (status, segments): lines a person reads
+    while a sweep runs ("t0003 promoted to rung 2: 18 -> 54 steps")."""
+    segments = trial.segments
+    events = []
+    if seen is None or len(segments) > seen[1]:
+        for index in range(seen[1] if seen else 0, len(segments)):
+            segment = segments[index]
+            target = f"{segment.target_step} steps" if segment.target_step else "its full budget"
+            if index == 0:
+                events.append(
+                    f"{trial.trial_id} started: rung {segment.rung}, to {target}  ({format_params(trial.params)})"
+                )
+            else:
+                before = segments[index - 1].step or 0
+                events.append(f"{trial.trial_id} promoted to rung {segment.rung}: {before} -> {target}")
+    if seen is None or trial.status != seen[0]:
+        if trial.status == "completed":
+            events.append(f"{trial.trial_id} completed rung {trial.rung}: {_scores(trial, metric)}")
+        elif trial.status == "stopped":
+            events.append(
+                f"{trial.trial_id} stopped at rung {trial.rung} (not promoted): {_scores(trial, metric)}"
+            )
+        elif trial.status == "failed":
+            events.append(f"{trial.trial_id} failed: {trial.error}")
+    return events
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
+
+
+def running_line(trial: TrialResult, live: dict[str, object] | None, now: float) -> str:
+    """One running trial: rung, step / target, its latest reported metrics and an ETA."""
+    segment = trial.segments[-1] if trial.segments else None
+    rung = segment.rung if segment else trial.rung
+    step = int(live.get("step", 0)) if live else 0  # type: ignore[call-overload]
+    target = segment.target_step if segment else None
+    parts = [f"{trial.trial_id}  rung {rung}", f"step {step}/{target}" if target else f"step {step}"]
+    metrics = live.get("metrics") if live else None
+    if isinstance(metrics, dict):
+        parts += [f"{name} {_value(value)}" for name, value in list(metrics.items())[:3]]
+    if segment and target and step:
+        # The segment resumed where the previous one stopped (0 for the first).
+        start = (trial.segments[-2].step or 0) if len(trial.segments) > 1 else 0
+        elapsed = now - segment.started_at
+        if step > start and elapsed > 0:
+            parts.append(f"ETA {_duration((target - step) * elapsed / (step - start))}")
+    return "  ".join(parts)
+
+
+def sweep_summary(status: SweepStatus) -> str:
+    """The sweep in one line: trials by state, the best so far, training time so far."""
+    counts: dict[str, int] = {}
+    for trial in status.trials:
+        counts[trial.status] = counts.get(trial.status, 0) + 1
+    states = ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+    best = status.best
+    leader = (
+        f"best {best.trial_id} {status.objective_metric} {best.objective:.4f}"
+        if best and best.objective is not None
+        else "no result yet"
+    )
+    spent = sum(t.train_seconds for trial in status.trials for t in trial.segments)
+    return f"{status.sweep_id}: {len(status.trials)}/{status.spec.trials} trials ({states}); {leader}; training {_duration(spent)}"

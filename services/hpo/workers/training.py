@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from datetime import timedelta
 from multiprocessing.managers import SyncManager
 
 from temporalio.worker import SharedStateManager, Worker
@@ -23,6 +24,8 @@ from hpo.proc import die_with_parent
 from hpo.settings import Settings
 from hpo.workers.connect import connect
 from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
+
+HEARTBEAT_THROTTLE = timedelta(seconds=3)
 
 
 def _init_trial_process(threads: int) -> None:
@@ -81,6 +84,10 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         shared_state_manager=SharedStateManager.create_from_multiprocessing(manager),
         max_concurrent_activities=concurrency,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        # Heartbeats carry each segment's step and metrics to whoever follows the sweep: send
+        # them every few seconds, not once a minute (the SDK's default throttle).
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        default_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
     try:
         # A trial process that died hard (OOM, segfault) breaks the pool for good: exit, so the
