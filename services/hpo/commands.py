@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from hpo.messages import CodeRef, PredictRequest, PredictResult, Queues, SweepRequest, SweepStatus
 from hpo.report import failures, leaderboard
-from hpo.settings import Settings
+from hpo.settings import Settings, temporal_ui_url
 from hpo.spec import SpecError, SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
 from hpo.storage.s3 import ObjectStore, StorageUnavailable, split_s3_uri
@@ -242,15 +242,7 @@ async def run_and_follow(
     code = upload_code(settings, spec, archive)
     request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings), code=code)
     try:
-        handle = await client.start_workflow(
-            "SweepWorkflow",
-            request,
-            id=sweep_id,
-            task_queue=settings.sweep_queue,
-            result_type=SweepStatus,
-            # A sweep id names one sweep's checkpoints in S3: never run a second sweep under it.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        handle = await _start_sweep(client, request, settings)
     except WorkflowAlreadyStartedError:
         raise UserError(
             f"sweep id {sweep_id!r} is taken by an earlier sweep; choose another --id "
@@ -261,10 +253,45 @@ async def run_and_follow(
     console.print(
         f"sweep {sweep_id} started: {spec.trials} trials, {spec.algorithm.name}, {spec.max_concurrent} at once"
     )
+    ui = temporal_ui_url(settings)
+    if ui:
+        console.print(f"  Temporal UI: {ui}/namespaces/{settings.temporal_namespace}/workflows/{sweep_id}")
     if not wait:
         console.print(f"follow it with: hpo sweep watch {sweep_id} (or hpo sweep status {sweep_id})")
         return None
     return await _follow_to_the_end(client, handle, sweep_id, stack)
+
+
+async def _start_sweep(
+    client: Client, request: SweepRequest, settings: Settings
+) -> WorkflowHandle[Any, SweepStatus]:
+    """Start the sweep tagged with hpo's search attributes; a server without them registered
+    still runs it, untagged, and says how to register them."""
+    from hpo import search_attributes
+
+    spec = request.spec
+    tagged = search_attributes.sweep_attributes(
+        request.sweep_id, spec.name, spec.algorithm.name, spec.task.label, "running"
+    )
+    for attributes in (tagged, None):
+        try:
+            return await client.start_workflow(
+                "SweepWorkflow",
+                request.model_copy(update={"search_attributes": attributes is not None}),
+                id=request.sweep_id,
+                task_queue=settings.sweep_queue,
+                result_type=SweepStatus,
+                search_attributes=attributes,
+                # A sweep id names one sweep's checkpoints in S3: never run a second sweep under it.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except RPCError as error:
+            if attributes is None or "search attribute" not in error.message.lower():
+                raise
+            console.print(
+                f"[yellow]Temporal has no hpo search attributes ({error.message}); {search_attributes.REGISTER_HINT}[/yellow]"
+            )
+    raise AssertionError("unreachable")
 
 
 async def _follow_to_the_end(

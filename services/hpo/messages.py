@@ -147,6 +147,9 @@ class SweepRequest(BaseModel):
     spec: SweepSpec
     queues: Queues = Queues()
     code: CodeRef | None = None
+    # The server has hpo's search attributes registered (hpo.search_attributes): tag the
+    # sweep's trials and its end state so the Web UI can filter them.
+    search_attributes: bool = False
 
 
 class SweepStatus(BaseModel):

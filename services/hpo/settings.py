@@ -22,6 +22,8 @@ class Settings(BaseSettings):
 
     temporal_address: str = "127.0.0.1:7233"
     temporal_namespace: str = "default"
+    # Temporal Web UI, for links to sweeps; unset: the embedded stack's on a default address.
+    temporal_ui: str = ""
     training_queue: str = TRAINING_QUEUE
     sweep_queue: str = SWEEP_QUEUE
 
@@ -48,6 +50,13 @@ class Settings(BaseSettings):
     code_max_bytes: int = 100 * 1024 * 1024
     # Priced accelerator-hour, for cost reports.
     price_per_hour: float = 0.0
+
+
+def temporal_ui_url(settings: Settings) -> str | None:
+    """Where the Web UI is, when known: set, or the embedded stack's default (`hpo up`)."""
+    if settings.temporal_ui:
+        return settings.temporal_ui.rstrip("/")
+    return "http://127.0.0.1:8233" if settings.temporal_address == "127.0.0.1:7233" else None
 
 
 @lru_cache(maxsize=1)

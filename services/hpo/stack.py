@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from hpo.proc import die_gracefully_with_parent
+from hpo.search_attributes import DEV_SERVER_FLAGS
 from hpo.settings import Settings
 
 READY_TIMEOUT_S = 60.0
@@ -162,6 +163,7 @@ class EmbeddedStack:
             "--db-filename", str(self.home / "temporal.db"),
             "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
             "--log-level", "warn",
+            *DEV_SERVER_FLAGS,
         ]  # fmt: skip
         if self.temporal_ui_port:
             temporal += ["--ui-port", str(self.temporal_ui_port)]

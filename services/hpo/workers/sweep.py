@@ -27,6 +27,7 @@ PASSTHROUGH = (
     "hpo.tasks.catalog",
     "hpo.trial",
     "hpo.rng",
+    "hpo.search_attributes",
 )
 
 

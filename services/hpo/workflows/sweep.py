@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import stubs
+    from hpo import search_attributes, stubs
     from hpo.messages import (
         PrepareRequest,
         ReleaseRequest,
@@ -125,6 +125,8 @@ class SweepWorkflow:
         if workflow.patched("release-checkpoints"):
             await self._release_checkpoints()
         self._completed = True
+        if request.search_attributes and workflow.patched("search-attributes"):
+            workflow.upsert_search_attributes([search_attributes.STATE.value_set("completed")])
         return self._status()
 
     async def _prepare(self, request: SweepRequest) -> SnapshotRef | None:
@@ -193,7 +195,15 @@ class SweepWorkflow:
                 ),
                 id=f"{request.sweep_id}.{trial_id}.r{rung}",
                 task_queue=request.queues.sweep,
+                search_attributes=self._trial_attributes() if request.search_attributes else None,
             )
+        )
+
+    def _trial_attributes(self) -> search_attributes.TypedSearchAttributes:
+        assert self._request is not None
+        spec = self._request.spec
+        return search_attributes.sweep_attributes(
+            self._request.sweep_id, spec.name, spec.algorithm.name, spec.task.label, "running"
         )
 
     def _collect(self, task: asyncio.Task[TrialResult], trial_id: str, rung: int) -> TrialResult:
