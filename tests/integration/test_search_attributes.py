@@ -9,6 +9,7 @@ import pytest
 from sweeps import byo_spec, new_sweep_id
 
 from hpo.commands import run_and_follow
+from hpo.search_attributes import STATE
 from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
@@ -32,13 +33,7 @@ async def test_a_sweep_and_its_trials_are_found_by_search_attributes(stack, trai
     assert ids == sorted([sweep_id, f"{sweep_id}.t0000.r0", f"{sweep_id}.t0001.r0"])
     sweep = next(w for w in found if w.id == sweep_id)
     deadline = time.monotonic() + 30
-    while sweep.typed_search_attributes.get(_state()) != "completed" and time.monotonic() < deadline:
+    while sweep.typed_search_attributes.get(STATE) != "completed" and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
         sweep = await client.get_workflow_handle(sweep_id).describe()
-    assert sweep.typed_search_attributes.get(_state()) == "completed"
-
-
-def _state():
-    from hpo.search_attributes import STATE
-
-    return STATE
+    assert sweep.typed_search_attributes.get(STATE) == "completed"
