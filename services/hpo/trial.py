@@ -18,12 +18,14 @@ import math
 import pickle
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 STATE_FILE = "state.pt"
+STOP_CHECK_S = 0.2
 
 
 class TrialError(ValueError):
@@ -107,6 +109,8 @@ class Trial:
         self._checked_state = False
         self._info: dict[str, Any] = {}
         self._last_metrics: dict[str, float] = {}
+        self._stopping = False
+        self._stop_checked_at = float("-inf")
 
     # -- resume -------------------------------------------------------------------------
 
@@ -147,8 +151,15 @@ class Trial:
         self._session.report(self._step, clean)
 
     def should_stop(self) -> bool:
-        """True once the worker is stopping (SIGTERM, scale-in, cancellation): save and return."""
-        return self._session.stopping()
+        """True once the worker is stopping (SIGTERM, scale-in, cancellation): save and return.
+
+        Cheap to call every step: the worker is asked at most every STOP_CHECK_S seconds (the
+        answer crosses a process boundary), and once stopping, always stopping."""
+        now = time.monotonic()
+        if not self._stopping and now - self._stop_checked_at >= STOP_CHECK_S:
+            self._stop_checked_at = now
+            self._stopping = self._session.stopping()
+        return self._stopping
 
     def describe(self, **info: Any) -> None:
         """Facts stored with every later checkpoint (e.g. label names), for `predict`."""

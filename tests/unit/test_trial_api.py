@@ -107,11 +107,15 @@ def test_an_error_inside_the_block_saves_nothing(tmp_path):
     assert session.saved == {} and trial.saved_step is None
 
 
-def test_should_stop_follows_the_session(tmp_path):
+def test_should_stop_follows_the_session_and_stays_stopped(tmp_path, monkeypatch):
     session = FolderSession(tmp_path)
     trial = make_trial(session)
     assert not trial.should_stop()
     session.stop = True
+    assert not trial.should_stop()  # asked again only after STOP_CHECK_S: cheap in a tight loop
+    monkeypatch.setattr("hpo.trial.STOP_CHECK_S", 0.0)
+    assert trial.should_stop()
+    session.stop = False
     assert trial.should_stop()
 
 
