@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Kubernetes tooling (helm, schema validation) for the chart tests, when the chart exists.
 if [ -f scripts/install_k8s_tools.sh ]; then bash scripts/install_k8s_tools.sh; fi
+# Chromium for `hpo report`'s PNGs (Debian's package; nothing to do when one is there). Without
+# it the tests that need it skip and say why, rather than the whole run failing.
+bash scripts/install_report_tools.sh || echo "test.sh: no Chromium: the report PNG tests will skip" >&2
 export PATH="$PWD/.venv/bin:$PWD/.tools/bin:$PATH"
 set +e
 python -m pytest -ra "$@"

@@ -67,6 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
         "texts", nargs="+", metavar="INPUT", help="a text, or JSON data such as '[0, 3, 16]'"
     )
 
+    report = sub.add_parser("report", help="a sweep's HTML report (figures, leaderboard) and PNGs")
+    report.add_argument("sweep_id")
+    report.add_argument("--out", type=Path, default=None, help="directory (default: ./hpo-report-SWEEP_ID)")
+    report.add_argument("--no-png", dest="images", action="store_false", help="the HTML only, no browser")
+
+    export = sub.add_parser(
+        "export", help="a sweep's trials, curves and scores into MLflow and/or TensorBoard (hpo[tracking])"
+    )
+    export.add_argument("sweep_id")
+    export.add_argument(
+        "--mlflow",
+        metavar="URI",
+        default=None,
+        help="tracking URI (default, without --tensorboard: sqlite:///mlflow.db)",
+    )
+    export.add_argument(
+        "--tensorboard", metavar="DIR", type=Path, default=None, help="event files under DIR/SWEEP_ID"
+    )
+
     sub.add_parser("check", help="exit 0 if Temporal and S3 are reachable")
     return parser
 
@@ -138,6 +157,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return asyncio.run(commands.sweep_status(settings, args.sweep_id))
     if args.command == "predict":
         return asyncio.run(commands.predict(settings, args.target, args.texts))
+    if args.command == "report":
+        from hpo.report_command import report
+
+        return asyncio.run(report(settings, args.sweep_id, args.out, images=args.images))
+    if args.command == "export":
+        from hpo.tracking_command import export
+
+        return asyncio.run(export(settings, args.sweep_id, args.mlflow, args.tensorboard))
     if args.command == "check":
         return asyncio.run(commands.check(settings))
     raise AssertionError(args.command)
