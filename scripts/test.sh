@@ -8,6 +8,8 @@ if [ -f scripts/install_k8s_tools.sh ]; then bash scripts/install_k8s_tools.sh; 
 # Chromium for `hpo report`'s PNGs (Debian's package; nothing to do when one is there). Without
 # it the tests that need it skip and say why, rather than the whole run failing.
 bash scripts/install_report_tools.sh || echo "test.sh: no Chromium: the report PNG tests will skip" >&2
+# Debian's Prometheus for the test that scrapes real workers (never started as a service).
+bash scripts/install_prometheus.sh || echo "test.sh: no Prometheus: its integration test cannot run" >&2
 export PATH="$PWD/.venv/bin:$PWD/.tools/bin:$PATH"
 set +e
 python -m pytest -ra "$@"

@@ -26,6 +26,16 @@ from hpo.messages import SegmentRequest, SegmentResult, TrainResult
 from hpo.storage.checkpoints import CorruptCheckpoint, MissingCheckpoint, step_of, trial_prefix
 from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
+from hpo.workers.metrics import SegmentMetrics
+
+
+def resume_cause(attempt: int, rung: int, previous: dict[str, Any]) -> str:
+    """Why a segment resumed from a checkpoint: a first attempt on a higher rung continues the
+    trial's lower rung; a retried attempt follows a preemption when the previous attempt's
+    last heartbeat says its worker shut down, else a crash."""
+    if attempt <= 1 and rung > 0:
+        return "promotion"
+    return "preemption" if previous.get("stopped_by_worker") else "crash"
 
 
 def _last_heartbeat() -> dict[str, Any]:
@@ -40,7 +50,6 @@ class TrainingActivities(ActivityBase):
     def train_segment(self, request: SegmentRequest) -> SegmentResult:
         previous = _last_heartbeat()
         prefix = trial_prefix(request.sweep_id, request.trial_id)
-        spec = request.spec
         with self.scratch() as scratch_name:
             scratch = Path(scratch_name)
             code_dir = self.code_dir(request.code)
@@ -50,6 +59,9 @@ class TrainingActivities(ActivityBase):
             restored_step = step_of(restored_key) if restored_key else 0
             if restored_key:
                 activity.logger.info("trial %s resumes from step %d", request.trial_id, restored_step)
+            telemetry = SegmentMetrics(request.sweep_id, request.trial_id)
+            if restored_key:
+                telemetry.resumed(resume_cause(activity.info().attempt, request.rung, previous))
             session = SegmentSession(
                 checkpoints=self.checkpoints,
                 prefix=prefix,
@@ -60,59 +72,74 @@ class TrainingActivities(ActivityBase):
                 # Accelerator time counts every attempt, including the work a crash threw away.
                 spent_before=float(previous.get("seconds", 0.0)),
                 rung=request.rung,
+                telemetry=telemetry,
             )
-            every = max(1.0, spec.training.heartbeat_timeout_s / 4)
-            with (
-                session.heartbeating(every),
-                loaded_task(spec.task, code_dir, spec.training.stop_grace_s) as task,
-            ):
-                trial = Trial(
-                    session=session,
-                    sweep_id=request.sweep_id,
-                    trial_id=request.trial_id,
-                    params=request.params,
-                    config=spec.task.config,
-                    seed=request.seed,
-                    rung=request.rung,
-                    target_step=request.target_step,
-                    max_steps=request.max_steps,
-                    epochs=spec.training.epochs,
-                    checkpoint_every=spec.training.checkpoint_every,
-                    restored_step=restored_step,
-                    restored_dir=restored_dir,
-                    context=TaskContext(
-                        spec=spec,
-                        store=self.store,
-                        heartbeat=session.beat,
-                        snapshot=request.snapshot,
-                        code_dir=code_dir,
-                    ),
-                )
-                outcome = _train(task, trial, session)
-            if session.stopping():
-                if activity.is_cancelled():
-                    # Timed out or cancelled: a newer attempt owns this trial now.
-                    raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
-                # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.
-                raise ApplicationError(
-                    f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
-                    type="WorkerShutdown",
-                )
-            validation, test = validation_and_test(outcome, request.trial_id)
-            objective = objective_value(validation, spec.metric, request.trial_id)
-            session.finish()
-            return SegmentResult(
-                train=TrainResult(
-                    step=trial.step,
-                    checkpoint_key=session.last_key,
-                    resumed_from_step=restored_step,
-                    train_seconds=session.seconds,
-                    metrics=session.metrics,
+            with telemetry.running(lambda: session.attempt_seconds):
+                return self._train_and_score(request, session, code_dir, restored_step, restored_dir)
+
+    def _train_and_score(
+        self,
+        request: SegmentRequest,
+        session: SegmentSession,
+        code_dir: Path | None,
+        restored_step: int,
+        restored_dir: Path | None,
+    ) -> SegmentResult:
+        spec = request.spec
+        every = max(1.0, spec.training.heartbeat_timeout_s / 4)
+        with (
+            session.heartbeating(every),
+            loaded_task(spec.task, code_dir, spec.training.stop_grace_s) as task,
+        ):
+            trial = Trial(
+                session=session,
+                sweep_id=request.sweep_id,
+                trial_id=request.trial_id,
+                params=request.params,
+                config=spec.task.config,
+                seed=request.seed,
+                rung=request.rung,
+                target_step=request.target_step,
+                max_steps=request.max_steps,
+                epochs=spec.training.epochs,
+                checkpoint_every=spec.training.checkpoint_every,
+                restored_step=restored_step,
+                restored_dir=restored_dir,
+                context=TaskContext(
+                    spec=spec,
+                    store=self.store,
+                    heartbeat=session.beat,
+                    snapshot=request.snapshot,
+                    code_dir=code_dir,
                 ),
-                validation=validation,
-                test=test,
-                objective=objective,
             )
+            outcome = _train(task, trial, session)
+        if session.stopping():
+            if activity.is_cancelled():
+                # Timed out or cancelled: a newer attempt owns this trial now.
+                raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
+            # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.
+            # The last heartbeat says so, for the retried attempt's resume cause.
+            session.beat()
+            raise ApplicationError(
+                f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
+                type="WorkerShutdown",
+            )
+        validation, test = validation_and_test(outcome, request.trial_id)
+        objective = objective_value(validation, spec.metric, request.trial_id)
+        session.finish()
+        return SegmentResult(
+            train=TrainResult(
+                step=trial.step,
+                checkpoint_key=session.last_key,
+                resumed_from_step=restored_step,
+                train_seconds=session.seconds,
+                metrics=session.metrics,
+            ),
+            validation=validation,
+            test=test,
+            objective=objective,
+        )
 
     def _restore(
         self, trial: str, target_step: int | None, scratch: Path, from_heartbeat: str | None

@@ -3,7 +3,8 @@
 A Trial talks to this object only. It records whether a failure was hpo's own (S3 down:
 retry the attempt) rather than the training code's (fail the trial), heartbeats from a
 background thread so that long evaluations or silent commands never look like a dead
-worker, and keeps the learning curve that it writes beside the checkpoints.
+worker, and keeps the learning curve that it writes beside the checkpoints. It also feeds the
+worker's Prometheus metrics (steps, checkpoint saves) through a SegmentMetrics.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from temporalio import activity
 from hpo.storage.checkpoints import CheckpointStore
 from hpo.storage.curves import curve_key
 from hpo.trial import TrialError
+from hpo.workers.metrics import SegmentMetrics
 
 REPORT_HEARTBEAT_S = 1.0  # foreground heartbeats from report(): at most this often
 
@@ -37,6 +39,7 @@ class SegmentSession:
         restored_step: int,
         spent_before: float,
         rung: int,
+        telemetry: SegmentMetrics,
     ) -> None:
         self.checkpoints = checkpoints
         self.prefix = prefix
@@ -47,6 +50,10 @@ class SegmentSession:
         self.metrics: dict[str, float] = {}
         self.curve: list[dict[str, float]] = []
         self.infra_error: BaseException | None = None
+        self.telemetry = telemetry
+        # Recorded in the heartbeat details, so the retried attempt knows it follows a preemption.
+        self.stopped_by_worker = False
+        self._counted_step = restored_step
         self._curve_key = curve_key(prefix, rung, restored_step)
         self._spent_before = spent_before
         self._started = time.monotonic()
@@ -59,18 +66,25 @@ class SegmentSession:
         files = {p.relative_to(directory).as_posix(): p for p in sorted(directory.rglob("*")) if p.is_file()}
         if not files:
             raise TrialError(f"checkpoint at step {step} is empty: write files into the checkpoint directory")
+        started = time.monotonic()
         try:
             key = self.checkpoints.save(self.prefix, step, files, {**self.meta, "info": info})
             self._write_curve()
         except Exception as error:
             self.infra_error = error
             raise
+        self.telemetry.checkpoint_saved(
+            time.monotonic() - started, sum(path.stat().st_size for path in files.values())
+        )
         self.last_key = key
         self.step = max(self.step, step)
         self.beat()
         return key
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
+        # Progress past this attempt's highest reported step: a step reported twice counts once.
+        self.telemetry.steps(step - self._counted_step)
+        self._counted_step = max(self._counted_step, step)
         self.step = step
         self.metrics = metrics
         # Wall-clock time too: reports plot progress against time and spend.
@@ -79,14 +93,22 @@ class SegmentSession:
             self.beat()
 
     def stopping(self) -> bool:
-        return activity.is_worker_shutdown() or activity.is_cancelled()
+        if activity.is_worker_shutdown():
+            self.stopped_by_worker = True
+            return True
+        return activity.is_cancelled()
 
     # -- heartbeats ---------------------------------------------------------------------
 
     @property
     def seconds(self) -> float:
         """Accelerator-seconds of this trial so far: earlier attempts' plus this one's."""
-        return self._spent_before + time.monotonic() - self._started
+        return self._spent_before + self.attempt_seconds
+
+    @property
+    def attempt_seconds(self) -> float:
+        """Accelerator-seconds of this attempt alone (what this worker spent)."""
+        return time.monotonic() - self._started
 
     def details(self) -> dict[str, Any]:
         # What a retry reads back: where to resume and what was spent.
@@ -95,6 +117,7 @@ class SegmentSession:
             "checkpoint_key": self.last_key,
             "seconds": round(self.seconds, 3),
             "metrics": self.metrics,
+            "stopped_by_worker": self.stopped_by_worker,
         }
 
     def beat(self) -> None:

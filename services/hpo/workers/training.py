@@ -2,7 +2,8 @@
 
 Each activity runs in its own spawned process: torch's global RNG, thread pool and
 memory are per trial, so concurrent trials stay bit-for-bit reproducible, and a crash
-in one trial cannot take the others down.
+in one trial cannot take the others down. With HPO_METRICS_PORT, those processes write hpo's
+metrics into a per-worker directory that the worker's /metrics merges (metrics_endpoint.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import shutil
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from multiprocessing.managers import SyncManager
+from pathlib import Path
 
 from temporalio.worker import SharedStateManager, Worker
 
@@ -59,8 +62,19 @@ def default_threads(concurrency: int) -> int:
     return max(1, (os.cpu_count() or 1) // concurrency)
 
 
+def _metrics_dir(settings: Settings) -> Path | None:
+    """Where the trial processes write hpo's metrics for the /metrics endpoint; set before they
+    are spawned, since they inherit it."""
+    if not settings.metrics_port:
+        return None
+    from hpo.workers.metrics_endpoint import prepare_multiprocess_dir
+
+    return prepare_multiprocess_dir(settings.cache_dir)
+
+
 async def run_training_worker(settings: Settings, concurrency: int, threads: int | None = None) -> None:
     stop = stop_on_signals()
+    metrics_dir = _metrics_dir(settings)
     context = multiprocessing.get_context("spawn")
     manager = SyncManager(ctx=context)
     manager.start(initializer=die_with_parent)
@@ -70,7 +84,7 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         initializer=_init_trial_process,
         initargs=(threads or default_threads(concurrency),),
     )
-    client = await connect(settings, settings.metrics_port)
+    client = await connect(settings, settings.metrics_port, metrics_dir)
     await asyncio.to_thread(warm_up, executor, concurrency)
     worker = Worker(
         client,
@@ -96,3 +110,5 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
         manager.shutdown()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

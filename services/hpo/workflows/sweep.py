@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ranked_trials,
     )
     from hpo.spec import make_scheduler
+    from hpo.workflows import sweep_metrics
     from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
 
 T = TypeVar("T")
@@ -104,6 +105,8 @@ class SweepWorkflow:
                     finished = True
                 else:
                     raise ApplicationError(f"unknown search action {action!r}", non_retryable=True)
+            # After the actions: new trials count as running, stopped ones as stopped.
+            sweep_metrics.record(self._status())
             if not running:
                 break
             done, _ = await workflow.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
@@ -125,6 +128,7 @@ class SweepWorkflow:
         if workflow.patched("release-checkpoints"):
             await self._release_checkpoints()
         self._completed = True
+        sweep_metrics.record(self._status())
         if request.search_attributes and workflow.patched("search-attributes"):
             workflow.upsert_search_attributes([search_attributes.STATE.value_set("completed")])
         return self._status()
