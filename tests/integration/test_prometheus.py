@@ -287,6 +287,12 @@ async def test_what_prometheus_scraped_matches_the_sweep(observed: Observed) -> 
     assert o.value(f"max(hpo_best_objective{{{sweep}}})") == pytest.approx(status.best.objective)
     assert o.value(f"max(hpo_sweep_accelerator_seconds{{{sweep}}})") == pytest.approx(status.train_seconds)
 
+    print(
+        f"Prometheus vs sweep {status.sweep_id}: segments {delta('completed'):.0f}/{len(segments)}, "
+        f"promotions {delta('promotions'):.0f}/{len(promotions)}, checkpoints {delta('checkpoints'):.0f}/{checkpoints}, "
+        f"accelerator-s {o.value(f'sum(hpo_accelerator_seconds_total{{{sweep}}})'):.2f}/{train_seconds:.2f}, "
+        f"trials by state {states}"
+    )
     # Every metric the Grafana dashboard reads has data.
     for name in sorted(all_metric_names(load())):
         assert o.value(f'count(last_over_time({{__name__="{name}"}}[{window}]))'), f"no {name} in Prometheus"
