@@ -171,7 +171,8 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path, context):
     assert resumed == whole
 
 
-def test_stopping_saves_and_returns_at_once(tmp_path, context):
+def test_stopping_saves_and_returns_at_once(tmp_path, context, monkeypatch):
+    monkeypatch.setattr("hpo.trial.STOP_CHECK_S", 0.0)  # ask the session at every step
     session = new_session(tmp_path, "stop")
     session.stop_when = lambda: len(session.reports) >= 3
     assert image_task.train(make_trial(session, context)) == Result(validation={})
