@@ -161,6 +161,11 @@ class Trial:
             self._stopping = self._session.stopping()
         return self._stopping
 
+    @property
+    def stop_requested(self) -> bool:
+        """Whether the training was told to stop (should_stop() returned True to it)."""
+        return self._stopping
+
     def describe(self, **info: Any) -> None:
         """Facts stored with every later checkpoint (e.g. label names), for `predict`."""
         self._info.update(info)

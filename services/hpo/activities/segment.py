@@ -114,7 +114,9 @@ class TrainingActivities(ActivityBase):
                 ),
             )
             outcome = _train(task, trial, session)
-        if session.stopping():
+        # Only a stop the training saw ends the segment early: one that arrives after it finished
+        # must not throw a complete result away.
+        if trial.stop_requested:
             if activity.is_cancelled():
                 # Timed out or cancelled: a newer attempt owns this trial now.
                 raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
