@@ -57,6 +57,12 @@ class SegmentRequest(BaseModel):
     max_steps: int | None = None
     code: CodeRef | None = None
     snapshot: SnapshotRef | None = None
+    # Storage scope of this run of the sweep (its first run id): checkpoints of another run
+    # under a reused sweep id are never read or deleted. None: the layout before scopes.
+    scope: str | None = None
+    # What the previous execution of this segment left when its worker was preempted (its
+    # final heartbeat details): the next execution resumes and keeps counting from there.
+    previous: dict[str, Any] | None = None
 
 
 class TrainResult(BaseModel):
@@ -65,6 +71,15 @@ class TrainResult(BaseModel):
     resumed_from_step: int = 0
     train_seconds: float = 0.0  # accelerator-seconds over all attempts, work repeated after a crash included
     metrics: dict[str, float] = {}  # the last trial.report() of the segment (e.g. the final training loss)
+    # The money ledger's inputs, measured on the worker (see hpo.ledger for the definitions).
+    accelerators: float = 1.0  # accelerators the segment held (GPUs; 1 on a CPU worker)
+    price_per_hour: float | None = None  # the worker pool's price per accelerator-hour, if it has one
+    currency: str | None = None
+    lost_seconds: float = 0.0  # accelerator-seconds of work thrown away by crashes and preemptions
+    retried_steps_saved: int = 0  # steps a retried attempt did not retrain thanks to a checkpoint
+    attempts: int = 1  # executions of this segment (retries and preemptions included)
+    preemptions: int = 0
+    retries: int = 0  # attempts spent on real failures
 
 
 class SegmentResult(BaseModel):
@@ -79,6 +94,7 @@ class ReleaseRequest(BaseModel):
 
     sweep_id: str
     keep: dict[str, str]
+    scope: str | None = None
 
 
 class ReleaseResult(BaseModel):
@@ -109,9 +125,13 @@ class TrialRequest(BaseModel):
     queues: Queues = Queues()
     snapshot: SnapshotRef | None = None  # prepared once by the sweep
     code: CodeRef | None = None
+    scope: str | None = None
+    # Set by sweeps that continue-as-new: the trial signals its result to this workflow id
+    # (whichever run of the sweep is current) instead of the sweep awaiting the child.
+    report_to: str | None = None
 
 
-TrialStatus = Literal["running", "completed", "failed", "stopped"]
+TrialStatus = Literal["running", "completed", "failed", "stopped", "cancelled"]
 
 
 class SegmentRecord(BaseModel):
@@ -125,6 +145,13 @@ class SegmentRecord(BaseModel):
     objective: float | None = None
     status: TrialStatus = "running"
     train_seconds: float = 0.0
+    # The ledger's inputs, copied from the segment's TrainResult when it ends.
+    resumed_from_step: int = 0
+    lost_seconds: float = 0.0
+    retried_steps_saved: int = 0
+    accelerators: float = 1.0
+    price_per_hour: float | None = None
+    currency: str | None = None
 
 
 class TrialResult(BaseModel):
@@ -140,6 +167,16 @@ class TrialResult(BaseModel):
     error: str | None = None
     # Every segment so far, oldest first (kept by the sweep: the ladder over time).
     segments: list[SegmentRecord] = []
+    preemptions: int = 0
+    retries: int = 0
+
+
+class PriorTrial(BaseModel):
+    """A finished trial of an earlier sweep that seeds the searcher (warm start)."""
+
+    params: dict[str, Any]
+    value: float  # the objective as reported (the scheduler applies the mode)
+    source: str  # "SWEEP_ID/TRIAL_ID"
 
 
 class SweepRequest(BaseModel):
@@ -150,13 +187,58 @@ class SweepRequest(BaseModel):
     # The server has hpo's search attributes registered (hpo.search_attributes): tag the
     # sweep's trials and its end state so the Web UI can filter them.
     search_attributes: bool = False
+    warm_start: list[PriorTrial] = []
+    # Continue-as-new once the history holds this many events (None: the server's suggestion,
+    # or hpo's default); tests set it low.
+    continue_as_new_after: int | None = None
+    # The compact state of the previous run (zlib-compressed JSON), set on continue-as-new.
+    carried: bytes | None = None
+
+
+ControlAction = Literal["pause", "resume", "stop", "cancel_trial", "extend"]
+
+
+class ControlRequest(BaseModel):
+    """One steering command for a running sweep (the `control` update)."""
+
+    action: ControlAction
+    trial_id: str | None = None  # cancel_trial
+    # extend: any of these, each only upwards except max_concurrent (>= 1).
+    trials: int | None = None
+    max_cost: float | None = None
+    max_accelerator_hours: float | None = None
+    max_wall_time: float | None = None  # seconds
+    max_concurrent: int | None = None
+    reason: str | None = None
+
+
+class ControlResult(BaseModel):
+    action: ControlAction
+    state: str  # the sweep's state after the command
+    message: str
+
+
+class Money(BaseModel):
+    """The money ledger of a sweep (hpo.ledger computes it; see there for the definitions)."""
+
+    currency: str | None = None  # None: no price known, amounts are accelerator-hours only
+    price_per_hour: float | None = None
+    accelerator_hours: float = 0.0
+    spent: float = 0.0
+    lost_to_faults: float = 0.0  # part of spent: work crashes and preemptions threw away
+    full_fidelity: float = 0.0  # every trial trained to the full budget, once, from step 0
+    saved_by_early_stopping: float = 0.0
+    saved_by_resuming: float = 0.0  # promotions and retries from checkpoints instead of step 0
+    # spent - lost_to_faults + saved_by_early_stopping == full_fidelity (the ledger's identity)
 
 
 class SweepStatus(BaseModel):
     sweep_id: str
     name: str
     spec: SweepSpec
-    state: Literal["running", "completed"]
+    # paused: starts nothing new; stopping: running segments are checkpointing and ending;
+    # stopped: ended early (stop, a budget) with what it had; failed: see stop_reason.
+    state: Literal["running", "paused", "stopping", "completed", "stopped", "failed"]
     objective_metric: str
     mode: Literal["max", "min"]
     trials: list[TrialResult]
@@ -165,6 +247,16 @@ class SweepStatus(BaseModel):
     # Superseded checkpoints deleted when the sweep ended (one per trial is kept).
     released_bytes: int = 0
     code: CodeRef | None = None
+    stop_reason: str | None = None
+    money: Money | None = None
+    # Counts over every trial; `trials` holds them all unless the sweep is large, then the
+    # running ones and the top of the leaderboard (trials_total says how many there are).
+    counts: dict[str, int] = {}
+    trials_total: int = 0
+    trials_planned: int = 0
+    max_concurrent: int = 0
+    scope: str | None = None
+    runs: int = 1  # runs of the sweep workflow (continue-as-new)
 
     def leaderboard(self) -> list[TrialResult]:
         """Trials best first (see ranked_trials)."""

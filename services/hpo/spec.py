@@ -18,6 +18,10 @@ from hpo.tasks.catalog import BUILTIN, TaskInfo, natural_mode, user_task
 ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
+# A sweep id names a workflow and a storage prefix: the same rules as a name, a little longer.
+SWEEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
+CURRENCY = r"^[A-Z]{3}$"
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
 
 
 class SpecError(ValueError):
@@ -170,12 +174,53 @@ class TrainingSpec(_Strict):
     eval_batch_size: int = Field(default=64, ge=1)
     # A command trial gets this long after SIGTERM to checkpoint and exit before it is killed.
     stop_grace_s: int = Field(default=60, ge=1, le=3600)
+    # Attempts of a segment after real failures (a crash, a lost worker, S3 errors) before the
+    # trial fails. A preemption (the worker stopped and checkpointed) does not spend one.
+    max_retries: int = Field(default=7, ge=0, le=100)
+    # Preemptions of one segment before the trial fails: generous, a spot fleet preempts often.
+    max_preemptions: int = Field(default=100, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainingSpec:
         if (self.max_steps is None) == (self.epochs is None):
             raise ValueError("set exactly one of max_steps or epochs")
         return self
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number or "90m", "2h", "1.5d"."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        return float(value)
+    match = DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r} is not a duration; write seconds or e.g. 90m, 2h, 1d")
+    number, unit = float(match.group(1)), match.group(2) or "s"
+    return number * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+
+
+class PriceSpec(_Strict):
+    """What one accelerator-hour costs (see hpo.ledger for what an accelerator-second is).
+    Workers with HPO_PRICE_PER_HOUR set report their own pool's price, which wins."""
+
+    per_accelerator_hour: float = Field(ge=0, le=1e6, allow_inf_nan=False)
+    currency: str = Field(default="USD", pattern=CURRENCY)
+
+
+class BudgetSpec(_Strict):
+    """Limits that end the sweep gracefully (no new work, running segments checkpoint)."""
+
+    max_cost: float | None = Field(default=None, gt=0, le=1e9, allow_inf_nan=False)
+    currency: str | None = Field(default=None, pattern=CURRENCY)
+    max_accelerator_hours: float | None = Field(default=None, gt=0, le=1e7, allow_inf_nan=False)
+    # Seconds, or "90m", "2h", "1d".
+    max_wall_time: float | None = Field(default=None, gt=0, le=366 * 86400)
+
+    @field_validator("max_wall_time", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return None if value is None else parse_duration(value)
 
 
 class SweepSpec(_Strict):
@@ -186,12 +231,23 @@ class SweepSpec(_Strict):
     dataset: DatasetSpec | None = None
     space: dict[str, dict[str, Any]]
     algorithm: AlgorithmSpec = AlgorithmSpec()
-    # One sweep is one workflow history: bounded until the sweep continues-as-new.
-    trials: int = Field(ge=1, le=2_000)
+    # The sweep continues-as-new with compact state, so its length is not bounded by one history.
+    trials: int = Field(ge=1, le=1_000_000)
     max_concurrent: int = Field(default=2, ge=1)
     objective: ObjectiveSpec = ObjectiveSpec()
     seed: int = 0
     training: TrainingSpec
+    price: PriceSpec | None = None
+    budget: BudgetSpec | None = None
+    # Earlier sweeps over a compatible space whose finished trials seed the searcher.
+    warm_start: list[str] = Field(default=[], max_length=100)
+
+    @field_validator("warm_start")
+    @classmethod
+    def _sweep_ids(cls, ids: list[str]) -> list[str]:
+        for sweep_id in ids:
+            check_sweep_id(sweep_id, "warm_start")
+        return ids
 
     @field_validator("algorithm", mode="before")
     @classmethod
@@ -211,6 +267,7 @@ class SweepSpec(_Strict):
     def _fits_task_and_algorithm(self) -> SweepSpec:
         self._fit_task()
         self._fit_algorithm()
+        self._fit_budget()
         return self
 
     def _fit_task(self) -> None:
@@ -268,6 +325,15 @@ class SweepSpec(_Strict):
         assert self.objective.mode is not None  # filled in by validation
         return self.objective.mode
 
+    def _fit_budget(self) -> None:
+        budget, price = self.budget, self.price
+        if budget is None:
+            return
+        if budget.currency and price and budget.currency != price.currency:
+            raise ValueError(
+                f"budget.currency is {budget.currency} but price.currency is {price.currency}; use one currency"
+            )
+
     def _fit_algorithm(self) -> None:
         """Build the search core once, so its own checks (eta, fidelities, options) fail here,
         before anything starts, instead of inside the running sweep."""
@@ -277,6 +343,16 @@ class SweepSpec(_Strict):
         if not multi_fidelity and self.algorithm.min_fidelity is not None:
             raise ValueError(f"algorithm.min_fidelity is only used by {', '.join(MULTI_FIDELITY)}")
         make_scheduler(self)
+
+
+def check_sweep_id(sweep_id: str, field: str = "--id") -> str:
+    """A sweep id is a workflow id and a storage prefix: lower-case letters, digits and dashes."""
+    if not isinstance(sweep_id, str) or not SWEEP_ID.match(sweep_id):
+        raise SpecError(
+            f"{field}: {sweep_id!r} is not a valid sweep id; use 1-81 lower-case letters, digits and "
+            "dashes, starting with a letter or digit (e.g. ladder-2026-11-23)"
+        )
+    return sweep_id
 
 
 def _default_dataset(info: TaskInfo) -> DatasetSpec:
