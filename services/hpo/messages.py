@@ -63,6 +63,9 @@ class SegmentRequest(BaseModel):
     # What the previous execution of this segment left when its worker was preempted (its
     # final heartbeat details): the next execution resumes and keeps counting from there.
     previous: dict[str, Any] | None = None
+    # The trial workflow restarts a preempted segment itself (no retry spent): the activity
+    # then ends a preempted execution with a non-retryable WorkerShutdown carrying its details.
+    preemptible: bool = False
 
 
 class TrainResult(BaseModel):

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     code_max_bytes: int = 100 * 1024 * 1024
     # Priced accelerator-hour, for cost reports.
     price_per_hour: float = 0.0
+    # The currency of price_per_hour (ISO 4217 code).
+    currency: str = "USD"
+    # Accelerators one training segment holds on this worker (GPUs per trial; 1 on a CPU
+    # worker, whose slot counts as one accelerator): accelerator-seconds = wall seconds × this.
+    accelerators_per_trial: float = Field(default=1.0, gt=0)
 
 
 def temporal_ui_url(settings: Settings) -> str | None:

@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from hpo import stubs
+from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors
 from hpo.activities.session import SegmentSession
 from hpo.messages import SegmentRequest, SegmentResult, TrainResult
@@ -27,6 +28,9 @@ from hpo.storage.checkpoints import CorruptCheckpoint, MissingCheckpoint, step_o
 from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
 from hpo.workers.metrics import SegmentMetrics
+
+# The error type of a segment whose worker stopped (SIGTERM, drain, scale-in) after checkpointing.
+PREEMPTED = "WorkerShutdown"
 
 
 def resume_cause(attempt: int, rung: int, previous: dict[str, Any]) -> str:
@@ -48,7 +52,8 @@ class TrainingActivities(ActivityBase):
     @activity.defn(name=stubs.TRAIN_SEGMENT)
     @fail_fast_on_permanent_errors
     def train_segment(self, request: SegmentRequest) -> SegmentResult:
-        previous = _last_heartbeat()
+        # After a preemption the trial workflow hands the stopped execution's details back in.
+        previous = request.previous or _last_heartbeat()
         prefix = trial_prefix(request.sweep_id, request.trial_id)
         with self.scratch() as scratch_name:
             scratch = Path(scratch_name)
@@ -61,7 +66,8 @@ class TrainingActivities(ActivityBase):
                 activity.logger.info("trial %s resumes from step %d", request.trial_id, restored_step)
             telemetry = SegmentMetrics(request.sweep_id, request.trial_id)
             if restored_key:
-                telemetry.resumed(resume_cause(activity.info().attempt, request.rung, previous))
+                first = activity.info().attempt <= 1 and not request.previous
+                telemetry.resumed(resume_cause(1 if first else 2, request.rung, previous))
             session = SegmentSession(
                 checkpoints=self.checkpoints,
                 prefix=prefix,
@@ -70,9 +76,10 @@ class TrainingActivities(ActivityBase):
                 restored_key=restored_key,
                 restored_step=restored_step,
                 # Accelerator time counts every attempt, including the work a crash threw away.
-                spent_before=float(previous.get("seconds", 0.0)),
+                history=AttemptHistory.after(previous, restored_step),
                 rung=request.rung,
                 telemetry=telemetry,
+                accelerators=self.settings.accelerators_per_trial,
             )
             with telemetry.running(lambda: session.attempt_seconds):
                 return self._train_and_score(request, session, code_dir, restored_step, restored_dir)
@@ -121,22 +128,36 @@ class TrainingActivities(ActivityBase):
                 # Timed out or cancelled: a newer attempt owns this trial now.
                 raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
             # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.
-            # The last heartbeat says so, for the retried attempt's resume cause.
+            # The last heartbeat says so, for the retried attempt's resume cause; a trial workflow
+            # that treats preemption apart from failure (request.preemptible) gets the details back
+            # and starts the segment again without spending a retry.
             session.beat()
             raise ApplicationError(
                 f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
-                type="WorkerShutdown",
+                session.details(),
+                type=PREEMPTED,
+                non_retryable=request.preemptible,
             )
         validation, test = validation_and_test(outcome, request.trial_id)
         objective = objective_value(validation, spec.metric, request.trial_id)
         session.finish()
+        history = session.history
+        price = self.settings.price_per_hour
         return SegmentResult(
             train=TrainResult(
                 step=trial.step,
                 checkpoint_key=session.last_key,
-                resumed_from_step=restored_step,
+                resumed_from_step=history.segment_start_step,
                 train_seconds=session.seconds,
                 metrics=session.metrics,
+                accelerators=self.settings.accelerators_per_trial,
+                price_per_hour=price if price > 0 else None,
+                currency=self.settings.currency if price > 0 else None,
+                lost_seconds=history.lost_seconds,
+                retried_steps_saved=history.retried_steps_saved,
+                attempts=history.attempts + 1,
+                preemptions=history.preemptions,
+                retries=history.attempts - history.preemptions,
             ),
             validation=validation,
             test=test,

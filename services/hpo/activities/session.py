@@ -19,6 +19,7 @@ from typing import Any
 
 from temporalio import activity
 
+from hpo.activities.attempts import AttemptHistory
 from hpo.storage.checkpoints import CheckpointStore
 from hpo.storage.curves import curve_key
 from hpo.trial import TrialError
@@ -37,9 +38,10 @@ class SegmentSession:
         meta: dict[str, Any],
         restored_key: str | None,
         restored_step: int,
-        spent_before: float,
+        history: AttemptHistory,
         rung: int,
         telemetry: SegmentMetrics,
+        accelerators: float = 1.0,
     ) -> None:
         self.checkpoints = checkpoints
         self.prefix = prefix
@@ -55,7 +57,10 @@ class SegmentSession:
         self.stopped_by_worker = False
         self._counted_step = restored_step
         self._curve_key = curve_key(prefix, rung, restored_step)
-        self._spent_before = spent_before
+        self.history = history
+        self._attempt_start_step = restored_step
+        # Accelerator-seconds are wall seconds × the accelerators this segment holds (hpo.ledger).
+        self._accelerators = accelerators
         self._started = time.monotonic()
         self._last_beat = 0.0
         self._lock = threading.Lock()
@@ -103,21 +108,25 @@ class SegmentSession:
     @property
     def seconds(self) -> float:
         """Accelerator-seconds of this trial so far: earlier attempts' plus this one's."""
-        return self._spent_before + self.attempt_seconds
+        return self.history.seconds + self.attempt_seconds
 
     @property
     def attempt_seconds(self) -> float:
         """Accelerator-seconds of this attempt alone (what this worker spent)."""
-        return time.monotonic() - self._started
+        return (time.monotonic() - self._started) * self._accelerators
 
     def details(self) -> dict[str, Any]:
-        # What a retry reads back: where to resume and what was spent.
+        # What a retry (or the execution after a preemption) reads back: where to resume, what
+        # was spent, and the ledger's running totals (attempts.py).
         return {
+            **self.history.details(),
             "step": self.step,
             "checkpoint_key": self.last_key,
             "seconds": round(self.seconds, 3),
             "metrics": self.metrics,
             "stopped_by_worker": self.stopped_by_worker,
+            "attempt_start_step": self._attempt_start_step,
+            "attempt_seconds": round(self.attempt_seconds, 3),
         }
 
     def beat(self) -> None:
