@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Path("/tmp/hpo-cache")
     # Prometheus /metrics port of a worker process; 0 turns the endpoint off.
     metrics_port: int = 0
+    # How long `hpo sweep run` / `watch` keep trying to reach a Temporal server that went away
+    # (a restart, a network blip) before giving up; the sweep itself never depends on them.
+    reconnect_timeout_s: float = Field(default=600.0, ge=0)
     # Largest code directory (task.code) `hpo sweep run` ships to the workers.
     code_max_bytes: int = 100 * 1024 * 1024
     # Priced accelerator-hour, for cost reports.
