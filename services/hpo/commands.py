@@ -17,7 +17,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from hpo.messages import CodeRef, PredictRequest, PredictResult, Queues, SweepRequest, SweepStatus
+from hpo.messages import CodeRef, PredictRequest, PredictResult, PriorTrial, Queues, SweepRequest, SweepStatus
 from hpo.report import failures, leaderboard
 from hpo.settings import Settings, temporal_ui_url
 from hpo.spec import SpecError, SweepSpec, load_spec
@@ -238,9 +238,21 @@ async def run_and_follow(
     check_task_code(spec)
     archive = pack_code(settings, spec)
     client = await preflight(settings, spec)
+    prior: list[PriorTrial] = []
+    if spec.warm_start:
+        from hpo.warm_start import WarmStartError, fetch_warm_start
+
+        try:
+            warm = await fetch_warm_start(client, spec, spec.warm_start)
+        except WarmStartError as error:
+            raise UserError(str(error)) from None
+        console.print(warm.summary(), markup=False)
+        prior = warm.prior
     sweep_id = sweep_id or default_sweep_id(spec.name)
     code = upload_code(settings, spec, archive)
-    request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=_queues(settings), code=code)
+    request = SweepRequest(
+        sweep_id=sweep_id, spec=spec, queues=_queues(settings), code=code, warm_start=prior
+    )
     try:
         handle = await _start_sweep(client, request, settings)
     except WorkflowAlreadyStartedError:

@@ -6,10 +6,11 @@ workflow, in unit tests and in the benchmarks.
 
 from .actions import ACTIONS, Action, Create, Finish, Promote, Stop
 from .factory import ALGORITHMS, MULTI_FIDELITY, build_scheduler
+from .prior import compatible_prior, prior_problem
 from .scheduler import Best, Scheduler
 from .searcher import Observation, Searcher
 from .space import CategoricalParam, FloatParam, IntParam, Space, parse_space
-from .state import SchedulerState, TrialRecord
+from .state import PriorObservation, SchedulerState, TrialRecord
 from .study import Study, Suggestion, create
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "FloatParam",
     "IntParam",
     "Observation",
+    "PriorObservation",
     "Promote",
     "Scheduler",
     "SchedulerState",
@@ -34,6 +36,8 @@ __all__ = [
     "Suggestion",
     "TrialRecord",
     "build_scheduler",
+    "compatible_prior",
     "create",
     "parse_space",
+    "prior_problem",
 ]

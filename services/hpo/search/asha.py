@@ -39,6 +39,9 @@ class ASHAScheduler(Scheduler[SchedulerState]):
         self.ladder = ladder
         self.finish_best = finish_best
 
+    def _prior_rung(self) -> int:
+        return self.ladder.top
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "ladder": self.ladder.config(), "finish_best": self.finish_best}
 

@@ -66,6 +66,9 @@ class HyperbandScheduler(Scheduler[HyperbandState]):
         self.ladder = ladder
         self.algorithm = algorithm  # type: ignore[misc]
 
+    def _prior_rung(self) -> int:
+        return self.ladder.top
+
     def config(self) -> dict[str, Any]:
         return {**super().config(), "ladder": self.ladder.config()}
 

@@ -11,15 +11,16 @@ import hashlib
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from .actions import Action, Create, Finish, Promote, Stop
+from .prior import prior_problem
 from .rng import make_rng
 from .searcher import Observation, Searcher
 from .space import Space
-from .state import SchedulerState, TrialRecord
+from .state import PriorObservation, SchedulerState, TrialRecord
 
 S = TypeVar("S", bound=SchedulerState)
 Job = Create | Promote
@@ -107,6 +108,36 @@ class Scheduler(ABC, Generic[S]):
             )
         return state  # type: ignore[return-value]
 
+    def with_prior(self, state: S, prior: Iterable[tuple[Mapping[str, Any], float]]) -> S:
+        """Warm start: ``state`` with ``(params, value)`` results of earlier sweeps added as
+        prior observations (raw objective values: the mode is applied here, as for trials).
+
+        Call it on a new state, before ``initial_actions``; a state carried across
+        Continue-As-New already holds its prior. Priors are not trials (no id, no slot in
+        ``num_trials``, never in ``best``): TPE sees them as its oldest observations, BOHB and
+        ASHA+TPE as results at the top rung, random and grid search ignore them. Order is
+        kept. A prior outside the space is a ValueError: filter with ``compatible_prior``.
+        The fingerprint does not change: priors are data, not configuration.
+        """
+        state = self._copy(state)
+        if state.started:
+            raise ValueError(
+                "with_prior must be called before initial_actions (a carried state already holds its prior)"
+            )
+        return self._add_prior(state, prior)
+
+    def _add_prior(self, state: S, prior: Iterable[tuple[Mapping[str, Any], float]]) -> S:
+        added = []
+        for i, (params, value) in enumerate(prior):
+            problem = prior_problem(self.space, params, value)
+            if problem is not None:
+                raise ValueError(f"warm start prior {i}: {problem} (filter priors with compatible_prior)")
+            ordered = {name: params[name] for name in self.space.names}
+            added.append(PriorObservation(params=ordered, value=float(value)))
+        # A new list: older states (and clones sharing the list) keep theirs.
+        state.prior = [*state.prior, *added]
+        return state
+
     def initial_actions(self, state: S) -> tuple[S, list[Action]]:
         state = self._copy(state)
         if state.started:
@@ -188,9 +219,17 @@ class Scheduler(ABC, Generic[S]):
             raise AssertionError(f"{self.searcher.name} proposed {params!r} outside the space")
         return params
 
+    def _prior_observations(self, state: S) -> list[Observation]:
+        return [Observation(p.params, self.loss(p.value)) for p in state.prior]
+
+    def _prior_rung(self) -> int:
+        """The rung prior observations count at: an earlier sweep's results are its final ones."""
+        return 0
+
     def _observations(self, state: S) -> list[Observation]:
-        """Observations at the highest rung of the ladder (full fidelity for FIFO)."""
-        return [
+        """Observations at the highest rung of the ladder (full fidelity for FIFO), after the
+        prior ones (oldest first: TPE's ramp lets them fade as the sweep's own results come in)."""
+        return self._prior_observations(state) + [
             Observation(rec.params, self.loss(rec.values[rec.rung]))
             for rec in state.trials.values()
             if rec.status != "failed" and rec.rung in rec.values
@@ -200,9 +239,11 @@ class Scheduler(ABC, Generic[S]):
         """BOHB's rule: model the highest rung that has enough results for the searcher.
 
         Low rungs have many, noisy results; high rungs few, faithful ones. The searcher's own
-        startup threshold says how many are "enough".
+        startup threshold says how many are "enough". Prior observations join the top rung.
         """
         by_rung: dict[int, list[Observation]] = {}
+        if state.prior:
+            by_rung[self._prior_rung()] = self._prior_observations(state)
         for rec in state.trials.values():
             for rung, value in rec.values.items():
                 by_rung.setdefault(rung, []).append(Observation(rec.params, self.loss(value)))

@@ -10,7 +10,7 @@ exactly as a workflow carrying it across Continue-As-New would.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,10 +43,12 @@ def simulate(
     full_cost: float = 1.0,
     max_events: int = 1_000_000,
     stop_when: Callable[[Simulation], bool] | None = None,
+    prior: Iterable[tuple[Mapping[str, Any], float]] = (),
 ) -> Simulation:
-    """Run to Finish, or until ``stop_when(sim)`` holds after an event (budgets in benchmarks)."""
+    """Run to Finish, or until ``stop_when(sim)`` holds after an event (budgets in benchmarks);
+    ``prior`` warm-starts the scheduler (``Scheduler.with_prior``)."""
     sim = Simulation()
-    state = scheduler.new_state()
+    state = scheduler.with_prior(scheduler.new_state(), prior)
     state, actions = scheduler.initial_actions(state)
     reached: dict[str, int] = {}  # fidelity each trial has trained to
     params: dict[str, dict[str, Any]] = {}

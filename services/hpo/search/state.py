@@ -28,6 +28,16 @@ class TrialRecord(BaseModel):
     error: str | None = None
 
 
+class PriorObservation(BaseModel):
+    """A configuration an earlier sweep evaluated (warm start): data for the searcher, not a trial."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any]
+    #: The raw objective as that sweep reported it (the scheduler applies the mode).
+    value: float
+
+
 class SchedulerState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +48,8 @@ class SchedulerState(BaseModel):
     #: Number of random draws so far: the RNG's whole state.
     draws: int = 0
     trials: dict[str, TrialRecord] = Field(default_factory=dict)
+    #: Warm start (``Scheduler.with_prior``), oldest first. Never edited in place, so clones share it.
+    prior: list[PriorObservation] = Field(default_factory=list)
 
     def clone(self) -> Self:
         """A new state sharing the trial records: schedulers copy a record before editing it

@@ -2,11 +2,14 @@
 
 It is a thin shell over the same scheduler and state the workflow uses, in pull mode: each
 ``ask`` issues at most one job, so parallelism is simply how many asks you leave untold.
+
+Warm start: ``create(..., prior=[(params, value), ...])`` or ``study.add_prior(params, value)``
+feeds results of earlier runs to the searcher (see ``Scheduler.with_prior``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,11 +31,19 @@ class Suggestion:
 
 
 class Study:
-    def __init__(self, scheduler: Scheduler[Any]) -> None:
+    def __init__(
+        self, scheduler: Scheduler[Any], prior: Iterable[tuple[Mapping[str, Any], float]] = ()
+    ) -> None:
         self.scheduler = scheduler
         scheduler.pull = True
-        self.state = scheduler.new_state()
+        self.state = scheduler.with_prior(scheduler.new_state(), prior)
         self._running: dict[str, int] = {}
+
+    def add_prior(self, params: Mapping[str, Any], value: float) -> None:
+        """A result of an earlier run (raw objective value) for the searcher to learn from. Not a
+        trial: never asked, never in ``best``. Unlike a workflow's state, a study takes priors at
+        any time; a ValueError says why one does not fit the space."""
+        self.state = self.scheduler._add_prior(self.scheduler._copy(self.state), [(params, value)])
 
     @property
     def finished(self) -> bool:
@@ -77,7 +88,9 @@ def create(
     space: Mapping[str, Any] | Space,
     mode: Literal["min", "max"] = "min",
     seed: int = 0,
+    prior: Iterable[tuple[Mapping[str, Any], float]] = (),
     **options: Any,
 ) -> Study:
-    """``hpo.search.create("tpe", space, mode="min", seed=0, num_trials=100)``."""
-    return Study(build_scheduler(algorithm, space, mode=mode, seed=seed, **options))
+    """``hpo.search.create("tpe", space, mode="min", seed=0, num_trials=100)``; ``prior``:
+    ``(params, value)`` results of earlier runs to warm-start the searcher with."""
+    return Study(build_scheduler(algorithm, space, mode=mode, seed=seed, **options), prior)
