@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 
 from hpo.messages import SweepStatus
 from hpo.settings import Settings, get_settings
-from hpo.spec import SpecError, SweepSpec, parse_spec
+from hpo.spec import SpecError, SweepSpec, check_sweep_id, parse_spec
 
 T = TypeVar("T")
 
@@ -53,10 +53,14 @@ def run(
 
     `train` is a function of one `hpo.Trial` defined in a .py file (or "module:function" with
     `code`). `objective` is {"metric": ..., "mode": ...} or just the metric's name; `training`
-    takes the spec's training fields (max_steps or epochs, checkpoint_every, ...).
+    takes the spec's training fields (max_steps or epochs, checkpoint_every, ...). `sweep_id`
+    follows `hpo sweep run --id`'s rule (lower-case letters, digits and dashes).
     """
     from hpo.commands import UserError, run_and_follow
 
+    if sweep_id is not None:
+        # A sweep id names the sweep's workflow and its storage: refused before anything starts.
+        check_sweep_id(sweep_id, "hpo.run(sweep_id=...)")
     entrypoint, code_dir = _entrypoint(train, code)
     spec = _spec(
         name=name,

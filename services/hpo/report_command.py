@@ -30,7 +30,7 @@ def read_curves(settings: Settings, status: SweepStatus) -> dict[str, list[dict[
     curves: dict[str, list[dict[str, Any]]] = {}
     for trial in status.trials:
         try:
-            curves[trial.trial_id] = read_curve(store, status.sweep_id, trial.trial_id)
+            curves[trial.trial_id] = read_curve(store, status.sweep_id, trial.trial_id, status.scope)
         except (ClientError, BotoCoreError, StorageUnavailable) as error:
             raise UserError(
                 f"could not read the learning curves of {status.sweep_id}/{trial.trial_id} "

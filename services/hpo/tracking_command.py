@@ -27,7 +27,9 @@ def read_curves(settings: Settings, status: SweepStatus) -> dict[str, list[dict[
     """Every trial's merged learning curve from S3 (empty for a trial that reported nothing)."""
     store = ObjectStore(settings)
     try:
-        return {t.trial_id: read_curve(store, status.sweep_id, t.trial_id) for t in status.trials}
+        return {
+            t.trial_id: read_curve(store, status.sweep_id, t.trial_id, status.scope) for t in status.trials
+        }
     except StorageUnavailable as error:
         raise UserError(str(error)) from None
 

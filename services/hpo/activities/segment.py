@@ -11,6 +11,7 @@ the training code's (an exception, a bad return value, a NaN objective) fail the
 
 from __future__ import annotations
 
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -24,7 +25,14 @@ from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors
 from hpo.activities.session import SegmentSession
 from hpo.messages import SegmentRequest, SegmentResult, TrainResult
-from hpo.storage.checkpoints import CorruptCheckpoint, MissingCheckpoint, step_of, trial_prefix
+from hpo.storage.checkpoints import (
+    CorruptCheckpoint,
+    MissingCheckpoint,
+    UnsafeKey,
+    foreign_checkpoint,
+    step_of,
+    trial_prefix,
+)
 from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
 from hpo.workers.metrics import SegmentMetrics
@@ -54,12 +62,12 @@ class TrainingActivities(ActivityBase):
     def train_segment(self, request: SegmentRequest) -> SegmentResult:
         # After a preemption the trial workflow hands the stopped execution's details back in.
         previous = request.previous or _last_heartbeat()
-        prefix = trial_prefix(request.sweep_id, request.trial_id)
+        prefix = _trial_prefix(request)
         with self.scratch() as scratch_name:
             scratch = Path(scratch_name)
             code_dir = self.code_dir(request.code)
             restored_key, restored_dir = self._restore(
-                prefix, request.target_step, scratch, previous.get("checkpoint_key")
+                prefix, request, scratch, previous.get("checkpoint_key")
             )
             restored_step = step_of(restored_key) if restored_key else 0
             if restored_key:
@@ -165,28 +173,42 @@ class TrainingActivities(ActivityBase):
         )
 
     def _restore(
-        self, trial: str, target_step: int | None, scratch: Path, from_heartbeat: str | None
+        self, trial: str, request: SegmentRequest, scratch: Path, from_heartbeat: str | None
     ) -> tuple[str | None, Path | None]:
-        """Download the newest usable checkpoint at or below `target_step`.
+        """Download the newest usable checkpoint of this trial at or below its target step.
 
         The last heartbeat names the checkpoint the previous attempt reported; storage may
         hold a newer one (heartbeats are throttled) or may have pruned that one, so both
-        sources are merged and tried newest first.
+        sources are merged and tried newest first. Only checkpoints under this trial's own
+        prefix whose manifest names this sweep, trial and params count: another trial's or
+        another run's state is never resumed from.
         """
         candidates = set(self.checkpoints.manifests(trial))
-        if from_heartbeat:
+        if from_heartbeat and from_heartbeat.startswith(f"{trial}/ckpt/"):
             candidates.add(from_heartbeat)
         for key in sorted(candidates, key=step_of, reverse=True):
-            if target_step is not None and step_of(key) > target_step:
+            if request.target_step is not None and step_of(key) > request.target_step:
                 continue
             directory = scratch / f"restored-{step_of(key)}"
             try:
-                self.checkpoints.load(key, directory)
+                _, meta = self.checkpoints.load(key, directory)
             except CorruptCheckpoint as error:
                 activity.logger.warning("skipping checkpoint: %s", error)
                 continue
             except MissingCheckpoint:
                 continue  # pruned after the heartbeat that named it
+            foreign = foreign_checkpoint(
+                key,
+                meta,
+                sweep_id=request.sweep_id,
+                trial_id=request.trial_id,
+                params=request.params,
+                scope=request.scope,
+            )
+            if foreign:
+                activity.logger.warning("skipping checkpoint: %s", foreign)
+                shutil.rmtree(directory, ignore_errors=True)
+                continue
             return key, directory
         return None, None
 
@@ -226,10 +248,18 @@ def _user_frames(error: BaseException, limit: int = 6) -> str:
     return "".join(lines).rstrip()
 
 
+def _trial_prefix(request: SegmentRequest) -> str:
+    try:
+        return trial_prefix(request.sweep_id, request.trial_id, request.scope)
+    except UnsafeKey as error:
+        raise ApplicationError(str(error), type="UnsafeKey", non_retryable=True) from None
+
+
 def _meta(request: SegmentRequest) -> dict[str, Any]:
     """Checkpoints describe themselves: enough to serve predictions from one alone."""
     return {
         "sweep_id": request.sweep_id,
+        "scope": request.scope,
         "trial_id": request.trial_id,
         "params": request.params,
         "seed": request.seed,

@@ -2,11 +2,17 @@
 
 A checkpoint is complete exactly when its manifest exists; the manifest carries each
 file's sha256 so a truncated or corrupted object is detected instead of loaded.
+
+Layout: `trials/{sweep_id}/{scope}/{trial_id}/ckpt/step-{step:09d}/` (and `.../curve/`),
+scope being the first run id of the sweep's workflow: one run of one sweep owns its objects,
+and a sweep id reused once Temporal forgot the earlier run starts in an empty prefix. Sweeps
+from before scopes use `trials/{sweep_id}/{trial_id}/`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -21,8 +27,89 @@ class CorruptCheckpoint(RuntimeError):
     """A checkpoint's files do not match its manifest."""
 
 
-def trial_prefix(sweep_id: str, trial_id: str) -> str:
-    return f"trials/{sweep_id}/{trial_id}"
+class UnsafeKey(ValueError):
+    """An id that cannot be one segment of a storage key; no retry can fix it."""
+
+
+# Every segment of a storage key is checked before the key is built: an id with a "/" or a
+# ".." would land in, or overwrite, another sweep's or another trial's objects. Sweep ids are
+# held to a safe key segment, wider than the rule new ids follow (hpo.spec.SWEEP_ID), so the
+# objects of sweeps started before that rule stay readable.
+_SWEEP_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_TRIAL_ID = re.compile(r"^t\d{4,}$")
+# A scope is the first run id of one run of a sweep (a UUID): a sweep id reused after its
+# workflow is gone gets another scope, so it never reads or deletes the earlier run's objects.
+_SCOPE = re.compile(r"^[0-9a-f-]{8,64}$")
+
+
+def trial_prefix(sweep_id: str, trial_id: str, scope: str | None = None) -> str:
+    """`trials/{sweep_id}/{scope}/{trial_id}`: where one trial of one run of a sweep keeps its
+    checkpoints and curves; without a scope the layout of sweeps from before scopes."""
+    check_key_parts(sweep_id, trial_id, scope)
+    return f"trials/{sweep_id}/{trial_id}" if scope is None else f"trials/{sweep_id}/{scope}/{trial_id}"
+
+
+def check_key_parts(sweep_id: str, trial_id: str | None = None, scope: str | None = None) -> None:
+    """Raise UnsafeKey (a ValueError) unless each given id is safe as one segment of a storage key."""
+    if not isinstance(sweep_id, str) or not _SWEEP_SEGMENT.fullmatch(sweep_id) or ".." in sweep_id:
+        raise UnsafeKey(f"sweep id {sweep_id!r} cannot name storage: use letters, digits and dashes")
+    if trial_id is not None and (not isinstance(trial_id, str) or not _TRIAL_ID.fullmatch(trial_id)):
+        raise UnsafeKey(f"trial id {trial_id!r} cannot name storage: trial ids look like t0000")
+    if scope is not None and (not isinstance(scope, str) or not _SCOPE.fullmatch(scope)):
+        raise UnsafeKey(f"sweep scope {scope!r} cannot name storage: scopes are workflow run ids")
+
+
+def foreign_checkpoint(
+    manifest_key: str,
+    meta: dict[str, Any],
+    *,
+    sweep_id: str,
+    trial_id: str,
+    params: dict[str, Any],
+    scope: str | None = None,
+) -> str | None:
+    """Why a checkpoint, by the meta its manifest records, belongs to another trial or another
+    run of the sweep (a message naming both sides), or None when it is this trial's own.
+
+    Params are compared canonically: JSON may have turned 1.0 into 1 on the way. A meta
+    without a scope (written before scopes) is not held against a scoped trial: its key
+    already placed it under this run's prefix."""
+    recorded = {
+        "sweep_id": meta.get("sweep_id"),
+        "trial_id": meta.get("trial_id"),
+        "params": meta.get("params"),
+    }
+    if recorded["sweep_id"] != sweep_id or recorded["trial_id"] != trial_id:
+        return (
+            f"checkpoint {manifest_key} was saved by sweep {recorded['sweep_id']} trial "
+            f"{recorded['trial_id']}, not by sweep {sweep_id} trial {trial_id}: not resuming from it"
+        )
+    if _canonical(recorded["params"]) != _canonical(params):
+        return (
+            f"checkpoint {manifest_key} was saved by trial {recorded['trial_id']} with params "
+            f"{recorded['params']}, not this trial's {params}: not resuming from it"
+        )
+    if "scope" in meta and meta["scope"] != scope:
+        return (
+            f"checkpoint {manifest_key} was saved by run {meta['scope']} of sweep {sweep_id}, "
+            f"not this run ({scope}): not resuming from it"
+        )
+    return None
+
+
+def _canonical(value: Any) -> str:
+    def numbers_as_floats(item: Any) -> Any:
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            return item
+        if isinstance(item, (int, float)):
+            return float(item)
+        if isinstance(item, dict):
+            return {str(k): numbers_as_floats(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [numbers_as_floats(v) for v in item]
+        return repr(item)
+
+    return json.dumps(numbers_as_floats(value), sort_keys=True)
 
 
 def checkpoint_prefix(trial: str, step: int) -> str:

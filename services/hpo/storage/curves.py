@@ -1,6 +1,6 @@
 """Learning curves: what `trial.report` recorded, one JSON-lines object per segment attempt.
 
-Training writes `trials/SWEEP/TRIAL/curve/r{rung}-{start_step:09d}.jsonl` beside the
+Training writes `trials/SWEEP/SCOPE/TRIAL/curve/r{rung}-{start_step:09d}.jsonl` beside the
 checkpoints (never into workflow history); readers merge them into one curve per trial, a
 later rung or retry overriding the steps an earlier attempt also reported.
 """
@@ -35,7 +35,10 @@ def _order(key: str) -> tuple[int, int]:
     return int(rung), int(start)
 
 
-def read_curve(store: ObjectStore, sweep_id: str, trial_id: str) -> list[dict[str, Any]]:
-    """A trial's merged learning curve: rows {"step", "time", <reported metrics>...}."""
-    keys = store.list_keys(f"{trial_prefix(sweep_id, trial_id)}/curve/")
+def read_curve(
+    store: ObjectStore, sweep_id: str, trial_id: str, scope: str | None = None
+) -> list[dict[str, Any]]:
+    """A trial's merged learning curve: rows {"step", "time", <reported metrics>...}. `scope`
+    is the run's (SweepStatus.scope): a reused sweep id's earlier run has curves of its own."""
+    keys = store.list_keys(f"{trial_prefix(sweep_id, trial_id, scope)}/curve/")
     return merge_curves([(key, store.get_bytes(key).decode()) for key in keys if key.endswith(".jsonl")])

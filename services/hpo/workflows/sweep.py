@@ -17,6 +17,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from hpo import search_attributes, stubs
     from hpo.messages import (
+        ControlRequest,
+        ControlResult,
         PrepareRequest,
         ReleaseRequest,
         ReleaseResult,
@@ -30,6 +32,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from hpo.spec import make_scheduler
     from hpo.workflows import sweep_metrics
+    from hpo.workflows.segment_outcome import RESULT_SIGNAL
+    from hpo.workflows.steering import SteerableSweep
     from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
 
 T = TypeVar("T")
@@ -44,6 +48,35 @@ def _guarded(step: Callable[..., T], *args: Any) -> T:
         raise ApplicationError(f"search: {error}", type="InvalidSearch", non_retryable=True) from error
 
 
+async def release_checkpoints(
+    request: SweepRequest, trials: list[TrialResult], scope: str | None = None
+) -> int:
+    """Each scored trial keeps the checkpoint its result came from (what `hpo predict` and
+    a later resume read); older ones and orphaned uploads are deleted. Failed trials keep
+    theirs for diagnosis. Storage is money: ASHA leaves many paused trials behind.
+    Returns the bytes released (0 when the clean-up failed: the sweep's results stand)."""
+    keep = {
+        trial.trial_id: trial.train.checkpoint_key
+        for trial in trials
+        if trial.status in ("completed", "stopped") and trial.train and trial.train.checkpoint_key
+    }
+    if not keep:
+        return 0
+    try:
+        released: ReleaseResult = await workflow.execute_activity(
+            stubs.release_checkpoints,
+            ReleaseRequest(sweep_id=request.sweep_id, keep=keep, scope=scope),
+            task_queue=request.queues.sweep,
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=timedelta(minutes=2),
+            retry_policy=QUICK_RETRY,
+        )
+    except ActivityError as error:
+        workflow.logger.warning("superseded checkpoints not released: %s", error.cause or error)
+        return 0
+    return released.released_bytes
+
+
 @workflow.defn(name="SweepWorkflow")
 class SweepWorkflow:
     def __init__(self) -> None:
@@ -56,6 +89,10 @@ class SweepWorkflow:
         self._released_bytes = 0
         # Per trial, its segments in order: reports draw the ladder over time from these.
         self._segments: dict[str, list[SegmentRecord]] = {}
+        # Sweeps started by this version run the steerable loop (steering.py); results of its
+        # trials arrive by signal, possibly before the loop exists (first task of a new run).
+        self._steerable: SteerableSweep | None = None
+        self._inbox: list[TrialResult] = []
 
     def _record(self, trial_id: str, result: TrialResult) -> TrialResult:
         segment = self._segments[trial_id][-1]
@@ -76,6 +113,10 @@ class SweepWorkflow:
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepStatus:
         self._request = request
+        # patched(): sweeps recorded before steering replay the first loop below, unchanged.
+        if workflow.patched("steering"):
+            self._steerable = SteerableSweep(request, self._inbox)
+            return await self._steerable.run()
         # Read and tokenize the data once, before any trial: a wrong field or an empty class
         # fails the sweep with one message instead of failing every trial the same way.
         # patched(): sweeps started before this change replay without the extra activity.
@@ -150,31 +191,8 @@ class SweepWorkflow:
         )
 
     async def _release_checkpoints(self) -> None:
-        """Each scored trial keeps the checkpoint its result came from (what `hpo predict` and
-        a later resume read); older ones and orphaned uploads are deleted. Failed trials keep
-        theirs for diagnosis. Storage is money: ASHA leaves many paused trials behind."""
         assert self._request is not None
-        keep = {
-            trial.trial_id: trial.train.checkpoint_key
-            for trial in self._trials.values()
-            if trial.status in ("completed", "stopped") and trial.train and trial.train.checkpoint_key
-        }
-        if not keep:
-            return
-        try:
-            released: ReleaseResult = await workflow.execute_activity(
-                stubs.release_checkpoints,
-                ReleaseRequest(sweep_id=self._request.sweep_id, keep=keep),
-                task_queue=self._request.queues.sweep,
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=timedelta(minutes=2),
-                retry_policy=QUICK_RETRY,
-            )
-        except ActivityError as error:
-            # The sweep's results stand; only the clean-up failed.
-            workflow.logger.warning("superseded checkpoints not released: %s", error.cause or error)
-            return
-        self._released_bytes = released.released_bytes
+        self._released_bytes = await release_checkpoints(self._request, list(self._trials.values()))
 
     def _start(self, trial_id: str, rung: int, fidelity: int | None) -> asyncio.Task[TrialResult]:
         assert self._request is not None
@@ -221,11 +239,28 @@ class SweepWorkflow:
 
     @workflow.query(name="status")
     def status(self) -> SweepStatus:
-        return self._status()
+        return self._steerable.status() if self._steerable else self._status()
 
     @workflow.query(name="leaderboard")
     def leaderboard(self) -> SweepStatus:
-        return self._status()
+        return self.status()
+
+    @workflow.signal(name=RESULT_SIGNAL)
+    def trial_finished(self, result: TrialResult) -> None:
+        self._inbox.append(result)
+        if self._steerable is not None:
+            self._steerable.deliver()
+
+    @workflow.update(name="control")
+    def control(self, command: ControlRequest) -> ControlResult:
+        assert self._steerable is not None  # the validator refuses otherwise
+        return self._steerable.control(command)
+
+    @control.validator
+    def _validate_control(self, command: ControlRequest) -> None:
+        if self._steerable is None:
+            raise ValueError("this sweep was started by an earlier hpo version and cannot be steered")
+        self._steerable.validate(command)
 
     def _status(self) -> SweepStatus:
         assert self._request is not None

@@ -28,22 +28,27 @@ STATES: tuple[str, ...] = get_args(TrialStatus)
 
 def record(status: SweepStatus) -> None:
     """Set the sweep's gauges from its status; call it whenever the status changes."""
-    meter = workflow.metric_meter()
-    sweep = {"sweep": status.sweep_id}
-    trials = meter.create_gauge(TRIALS, "Trials of a sweep by state.")
-    counts = dict.fromkeys(STATES, 0)
+    counts: dict[str, int] = {}
     for trial in status.trials:
-        counts[trial.status] += 1
+        counts[trial.status] = counts.get(trial.status, 0) + 1
+    best = status.best
+    record_values(status.sweep_id, counts, status.train_seconds, best.objective if best else None)
+
+
+def record_values(sweep_id: str, counts: dict[str, int], seconds: float, best: float | None) -> None:
+    """Set the sweep's gauges: trials by state, accelerator-seconds, the best objective."""
+    meter = workflow.metric_meter()
+    sweep = {"sweep": sweep_id}
+    trials = meter.create_gauge(TRIALS, "Trials of a sweep by state.")
     # Every state, zeros included: a state that empties must read 0, not keep its last count.
-    for state, count in counts.items():
-        trials.set(count, {**sweep, "state": state})
+    for state in STATES:
+        trials.set(counts.get(state, 0), {**sweep, "state": state})
     meter.create_gauge_float(
         SWEEP_ACCELERATOR_SECONDS,
         "Accelerator-seconds a sweep's trials spent, every rung and attempt included.",
         "s",
-    ).set(status.train_seconds, sweep)
-    best = status.best
-    if best is not None and best.objective is not None:
+    ).set(seconds, sweep)
+    if best is not None:
         meter.create_gauge_float(
             BEST_OBJECTIVE, "Objective of a sweep's best trial (see the sweep's objective mode)."
-        ).set(best.objective, sweep)
+        ).set(best, sweep)

@@ -8,11 +8,13 @@ cannot stop the others.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from hpo import stubs
@@ -23,10 +25,12 @@ with workflow.unsafe.imports_passed_through():
         SegmentRequest,
         SegmentResult,
         SnapshotRef,
+        TrainResult,
         TrialRequest,
         TrialResult,
     )
     from hpo.spec import SweepSpec
+    from hpo.workflows.segment_outcome import PREEMPTED, RESULT_SIGNAL, STOPPED
 
 TRAIN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -68,6 +72,12 @@ def segment_target(spec: SweepSpec, fidelity: int | None) -> int | None:
 class TrialWorkflow:
     @workflow.run
     async def run(self, request: TrialRequest) -> TrialResult:
+        # Trials of a steerable sweep (it sets report_to) treat preemption apart from failure,
+        # can be stopped gracefully, and report by signal; older sweeps' trials run as before.
+        if request.report_to is not None:
+            result = await self._steerable_segment(request)
+            await _report(request.report_to, result)
+            return result
         spec = request.spec
         result = TrialResult(
             trial_id=request.trial_id, params=request.params, status="running", rung=request.rung
@@ -108,6 +118,121 @@ class TrialWorkflow:
         result.objective = segment.objective
         result.status = "completed"
         return result
+
+
+    async def _steerable_segment(self, request: TrialRequest) -> TrialResult:
+        spec = request.spec
+        result = TrialResult(
+            trial_id=request.trial_id, params=request.params, status="running", rung=request.rung
+        )
+        previous: dict | None = None
+        preemptions = 0
+        try:
+            if request.snapshot is None and spec.task.info.prepares_data:
+                request = request.model_copy(update={"snapshot": await prepare_data(spec, request.queues, request.code)})
+            result.snapshot = request.snapshot
+            while True:
+                try:
+                    segment = await self._segment(request, previous)
+                    break
+                except ActivityError as error:
+                    cause = error.cause
+                    if not isinstance(cause, ApplicationError) or cause.type != PREEMPTED:
+                        raise
+                    # The worker stopped (SIGTERM, drain, scale-in) after checkpointing: start
+                    # the segment again elsewhere, without spending a retry.
+                    preemptions += 1
+                    previous = cause.details[0] if cause.details else None
+                    if preemptions > spec.training.max_preemptions:
+                        raise ApplicationError(
+                            f"trial {request.trial_id} was preempted {preemptions} times, over "
+                            f"training.max_preemptions ({spec.training.max_preemptions})",
+                            type="TooManyPreemptions",
+                        ) from error
+                    workflow.logger.info("trial %s preempted (%d); starting it again", request.trial_id, preemptions)
+        except (ActivityError, ApplicationError, asyncio.CancelledError, CancelledError) as error:
+            return _ended_early(result, error)
+        result.train = segment.train
+        result.validation = segment.validation
+        result.test = segment.test
+        result.objective = segment.objective
+        result.status = "completed"
+        return result
+
+    async def _segment(self, request: TrialRequest, previous: dict | None) -> SegmentResult:
+        spec = request.spec
+        return await workflow.execute_activity(
+            stubs.train_segment,
+            SegmentRequest(
+                sweep_id=request.sweep_id,
+                trial_id=request.trial_id,
+                spec=spec,
+                params=request.params,
+                seed=spec.seed + _trial_number(request.trial_id),
+                rung=request.rung,
+                target_step=segment_target(spec, request.fidelity),
+                max_steps=spec.training.max_steps,
+                code=request.code,
+                snapshot=request.snapshot,
+                scope=request.scope,
+                previous=previous,
+                preemptible=True,
+            ),
+            task_queue=request.queues.training,
+            start_to_close_timeout=timedelta(hours=24),
+            heartbeat_timeout=timedelta(seconds=spec.training.heartbeat_timeout_s),
+            retry_policy=RetryPolicy(
+                initial_interval=TRAIN_RETRY.initial_interval,
+                backoff_coefficient=TRAIN_RETRY.backoff_coefficient,
+                maximum_interval=TRAIN_RETRY.maximum_interval,
+                maximum_attempts=spec.training.max_retries + 1,
+            ),
+            # A stop (the sweep's stop, cancel-trial, a budget) waits for the segment to
+            # checkpoint and end, and learns what it spent.
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )
+
+
+def _ended_early(result: TrialResult, error: BaseException) -> TrialResult:
+    """A segment that did not complete: stopped by the sweep (with what it spent), or failed."""
+    cause = error.cause if isinstance(error, ActivityError) and error.cause else error
+    if isinstance(cause, ApplicationError) and cause.type == STOPPED:
+        details = cause.details[0] if cause.details else {}
+        result.status = "stopped"
+        result.train = _spent(details)
+        result.error = cause.message
+        return result
+    if isinstance(cause, (asyncio.CancelledError, CancelledError)):
+        result.status = "stopped"
+        result.error = "stopped before the segment could report what it spent"
+        return result
+    result.status = "failed"
+    result.error = _reason(error)
+    workflow.logger.warning("trial %s failed: %s", result.trial_id, result.error)
+    return result
+
+
+def _spent(details: dict) -> TrainResult:
+    """What a stopped segment measured, from its final heartbeat details."""
+    return TrainResult(
+        step=int(details.get("step", 0)),
+        checkpoint_key=details.get("checkpoint_key"),
+        resumed_from_step=int(details.get("segment_start_step", 0)),
+        train_seconds=float(details.get("seconds", 0.0)),
+        lost_seconds=float(details.get("lost_seconds", 0.0)),
+        retried_steps_saved=int(details.get("retried_steps_saved", 0)),
+        attempts=int(details.get("attempts", 0)) + 1,
+        preemptions=int(details.get("preemptions", 0)),
+        accelerators=float(details.get("accelerators", 1.0)),
+    )
+
+
+async def _report(sweep_id: str, result: TrialResult) -> None:
+    """Hand the result to whichever run of the sweep is current (it may have continued-as-new)."""
+    try:
+        await workflow.get_external_workflow_handle(sweep_id).signal(RESULT_SIGNAL, result)
+    except Exception as error:  # the sweep has ended (failed, terminated): nobody to tell
+        workflow.logger.warning("could not report %s to sweep %s: %s", result.trial_id, sweep_id, error)
 
 
 def _trial_number(trial_id: str) -> int:
