@@ -157,6 +157,14 @@ class Scheduler(ABC, Generic[S]):
         actions: list[Action] = list(self._settle(state, trial_id, record))
         return state, actions + self._fill(state, self.max_concurrent)
 
+    def refill(self, state: S) -> tuple[S, list[Action]]:
+        """Jobs for the slots this scheduler's limits leave free now: after the sweep raised
+        ``num_trials`` or ``max_concurrent`` (a scheduler rebuilt with the new limits, same state)."""
+        state = self._copy(state)
+        if not state.started or state.finished:
+            return state, []
+        return state, self._fill(state, self.max_concurrent)
+
     def on_failure(self, state: S, trial_id: str, reason: str) -> tuple[S, list[Action]]:
         state = self._copy(state)
         record = self._running(state, trial_id, None)
