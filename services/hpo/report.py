@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from hpo.ledger import ACCELERATOR_SECONDS_DEFINITION, money_lines
 from hpo.messages import SweepStatus, TrialResult, ranked_trials
 
 MAX_OTHER_METRICS = 3
@@ -38,6 +39,8 @@ def _other_metrics(status: SweepStatus) -> list[str]:
 
 
 def leaderboard(status: SweepStatus) -> Group:
+    """The ranked trials, then the training time and the money ledger (what `hpo sweep run`,
+    `status` and `watch` print)."""
     metric = status.objective_metric
     table = Table(
         title=f"sweep {status.sweep_id} ({status.state}), objective: validation {metric} ({status.mode})"
@@ -66,7 +69,8 @@ def leaderboard(status: SweepStatus) -> Group:
         row.append(f"{train.train_seconds:.0f}" if train else "-")
         table.add_row(*row)
     # The footer below the table, not a caption: a caption wraps to the table's width.
-    return Group(table, Text(_footer(status)))
+    money = money_report(status)
+    return Group(table, Text(_footer(status)), *([money] if money is not None else []))
 
 
 def _footer(status: SweepStatus) -> str:
@@ -77,6 +81,18 @@ def _footer(status: SweepStatus) -> str:
             "(each trial keeps the one it was scored on)"
         )
     return footer
+
+
+def money_report(status: SweepStatus) -> Text | None:
+    """The sweep's money ledger under its leaderboard (hpo.ledger); None when the sweep has none
+    (a sweep recorded before the ledger). Plain Text: nothing in it is read as markup."""
+    if status.money is None:
+        return None
+    text = Text()
+    for line in money_lines(status.money):
+        text.append(line + "\n", style="dim" if line == ACCELERATOR_SECONDS_DEFINITION else "")
+    text.rstrip()
+    return text
 
 
 def failures(status: SweepStatus) -> list[str]:

@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     reconnect_timeout_s: float = Field(default=600.0, ge=0)
     # Largest code directory (task.code) `hpo sweep run` ships to the workers.
     code_max_bytes: int = 100 * 1024 * 1024
-    # Priced accelerator-hour, for cost reports.
+    # The worker pool's price per accelerator-hour (training workers report it with every
+    # segment; it wins over the spec's `price:`); 0 = unknown. See hpo.ledger.
     price_per_hour: float = 0.0
     # The currency of price_per_hour (ISO 4217 code).
     currency: str = "USD"
