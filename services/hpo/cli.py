@@ -14,9 +14,10 @@ from typing import NoReturn
 from rich.console import Console
 
 from hpo.commands import UserError
+from hpo.follow import SweepFailed
 from hpo.proc import exit_without_teardown
 from hpo.settings import Settings, get_settings
-from hpo.spec import SpecError
+from hpo.spec import SpecError, check_sweep_id, parse_duration
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -29,6 +30,70 @@ def _add_worker(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     worker.add_argument("kind", choices=["training", "sweep"])
     worker.add_argument("--concurrency", type=int, default=1, help="trials trained at once (training)")
     worker.add_argument("--threads", type=int, default=None, help="torch threads per trial (training)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive duration")
+    return seconds
+
+
+def _add_control(sweep_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Steering a running sweep (the sweep's `control` update) and listing sweeps."""
+    pause = sweep_sub.add_parser("pause", help="start no new trials (running ones finish) until resume")
+    pause.add_argument("sweep_id")
+    resume = sweep_sub.add_parser("resume", help="start trials again after a pause")
+    resume.add_argument("sweep_id")
+    stop = sweep_sub.add_parser(
+        "stop", help="end the sweep early: running trials checkpoint and end, it keeps what it has"
+    )
+    stop.add_argument("sweep_id")
+    stop.add_argument("--reason", default=None, help="why (shown in the sweep's status)")
+    cancel = sweep_sub.add_parser("cancel-trial", help="end one trial (cancelled); the sweep goes on")
+    cancel.add_argument("sweep_id")
+    cancel.add_argument("trial_id", metavar="TRIAL", help="e.g. t0003")
+    extend = sweep_sub.add_parser(
+        "extend", help="raise a running sweep's trials or budgets, or change its concurrency"
+    )
+    extend.add_argument("sweep_id")
+    extend.add_argument("--trials", type=_positive_int, default=None, help="trials in all (only up)")
+    extend.add_argument(
+        "--max-cost", type=_positive_float, default=None, help="budget in the price's currency"
+    )
+    extend.add_argument("--max-accelerator-hours", type=_positive_float, default=None)
+    extend.add_argument(
+        "--max-wall-time", type=_duration, default=None, metavar="DURATION", help="seconds, or e.g. 90m, 2h"
+    )
+    extend.add_argument(
+        "--max-concurrent", type=_positive_int, default=None, help="trials at once (up or down)"
+    )
+    listing = sweep_sub.add_parser("list", help="sweeps, newest first (running ones unless --all)")
+    listing.add_argument("--all", dest="include_finished", action="store_true", help="ended sweeps too")
+    listing.add_argument("--limit", type=_positive_int, default=50)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("sweep_id")
     watch = sweep_sub.add_parser("watch", help="follow a running sweep live to its end, then its leaderboard")
     watch.add_argument("sweep_id")
+    _add_control(sweep_sub)
 
     predict = sub.add_parser(
         "predict", help="predictions of a sweep's best trial or SWEEP/TRIAL (the task's predict hook)"
@@ -93,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main() -> NoReturn:
     """The process entry point (`hpo`, `python -m hpo.cli`): run, then leave without the
     interpreter's teardown (see `exit_without_teardown`)."""
+    if sys.argv[1:2] != ["worker"]:
+        _quiet_sdk_logs()
     try:
         code = run_cli()
     except SystemExit as exit_request:  # argparse: --help, usage errors
@@ -121,6 +189,10 @@ def run_cli(argv: list[str] | None = None) -> int:
     settings = get_settings()
     try:
         return _dispatch(args, settings)
+    except SweepFailed as error:
+        # The sweep ended badly (not the command's fault): its reason, exit code 1.
+        err_console.print(f"[red]{error}[/red]", markup=True)
+        return 1
     except (UserError, SpecError) as error:
         err_console.print(f"[red]error:[/red] {error}")
         return 2
@@ -128,8 +200,28 @@ def run_cli(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _check_ids(args: argparse.Namespace) -> None:
+    """Every sweep id a command takes is checked before anything is asked of a server."""
+    if getattr(args, "sweep_id", None) is not None:
+        check_sweep_id(
+            args.sweep_id, "--id" if args.command == "sweep" and args.sweep_command == "run" else "SWEEP_ID"
+        )
+    if args.command == "predict":
+        check_sweep_id(args.target.partition("/")[0], "SWEEP_ID")
+
+
+def _quiet_sdk_logs() -> None:
+    """The CLI reports a lost server itself (once); the SDK's per-retry warnings would repeat it."""
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    quiet = LoggingConfig(filter=TelemetryFilter(core_level="ERROR", other_level="ERROR"))
+    Runtime.set_default(Runtime(telemetry=TelemetryConfig(logging=quiet)), error_if_already_set=False)
+
+
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from hpo import commands
+
+    _check_ids(args)
 
     if args.command == "up":
         home = args.home or settings.home
@@ -155,6 +247,14 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 130
     if args.command == "sweep" and args.sweep_command == "status":
         return asyncio.run(commands.sweep_status(settings, args.sweep_id))
+    if args.command == "sweep" and args.sweep_command in CONTROL_COMMANDS:
+        from hpo import control_command
+
+        return asyncio.run(control_command.control(settings, args.sweep_id, _control_request(args)))
+    if args.command == "sweep" and args.sweep_command == "list":
+        from hpo.control_command import list_sweeps
+
+        return asyncio.run(list_sweeps(settings, args.include_finished, args.limit))
     if args.command == "predict":
         return asyncio.run(commands.predict(settings, args.target, args.texts))
     if args.command == "report":
@@ -168,6 +268,26 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "check":
         return asyncio.run(commands.check(settings))
     raise AssertionError(args.command)
+
+
+CONTROL_COMMANDS = ("pause", "resume", "stop", "cancel-trial", "extend")
+
+
+def _control_request(args: argparse.Namespace) -> object:
+    from hpo.control_command import extend_request
+    from hpo.messages import ControlRequest
+
+    if args.sweep_command == "extend":
+        return extend_request(
+            trials=args.trials,
+            max_cost=args.max_cost,
+            max_accelerator_hours=args.max_accelerator_hours,
+            max_wall_time=args.max_wall_time,
+            max_concurrent=args.max_concurrent,
+        )
+    if args.sweep_command == "cancel-trial":
+        return ControlRequest(action="cancel_trial", trial_id=args.trial_id)
+    return ControlRequest(action=args.sweep_command, reason=getattr(args, "reason", None))
 
 
 if __name__ == "__main__":

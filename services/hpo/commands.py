@@ -222,6 +222,10 @@ async def sweep_run(
         console.print(f"[red]failed[/red] {line}")
     completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
     console.print(f"{len(completed)}/{len(final.trials)} trials scored; best {final.best_trial_id}")
+    if final.state == "stopped":
+        # Ended early on purpose (a stop, a budget; follow printed why): what it had is the
+        # answer, not a failure.
+        return 0
     return 0 if completed else 1
 
 
@@ -271,7 +275,7 @@ async def run_and_follow(
     if not wait:
         console.print(f"follow it with: hpo sweep watch {sweep_id} (or hpo sweep status {sweep_id})")
         return None
-    return await _follow_to_the_end(client, handle, sweep_id, stack)
+    return await _follow_to_the_end(client, handle, sweep_id, stack, settings)
 
 
 async def _start_sweep(
@@ -311,34 +315,76 @@ async def _follow_to_the_end(
     handle: WorkflowHandle[Any, SweepStatus],
     sweep_id: str,
     stack: EmbeddedStack | None = None,
+    settings: Settings | None = None,
 ) -> SweepStatus:
+    """Follow the sweep to its result, riding out a Temporal restart; a sweep that did not
+    complete raises SweepFailed (exit code 1)."""
     from hpo.follow import follow
 
-    await follow(client, handle, console, check=stack.check_alive if stack is not None else None)
+    settings = settings or Settings()
     try:
-        final: SweepStatus = await handle.result()
-    except WorkflowFailureError as error:
-        raise UserError(f"sweep {sweep_id} failed: {root_cause(error)}") from None
-    return final
+        return await follow(
+            client,
+            handle,
+            console,
+            check=stack.check_alive if stack is not None else None,
+            address=settings.temporal_address,
+            reconnect_timeout_s=settings.reconnect_timeout_s,
+        )
+    except RPCError as error:
+        raise UserError(
+            f"lost sweep {sweep_id}: {error.message}; see `hpo sweep status {sweep_id}`"
+        ) from None
 
 
 async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepStatus:
+    """The sweep's status: its result once completed; its query's answer while it runs; for a
+    sweep that failed (or was terminated, cancelled, timed out) the trials it had, with state
+    "failed" and the reason in stop_reason (SweepFailed when not even those can be had)."""
+    from hpo.follow import SweepFailed, ended_badly, ended_status
+
     handle = client.get_workflow_handle(sweep_id, result_type=SweepStatus)
     try:
         described = await handle.describe()
     except RPCError as error:
-        raise UserError(f"no sweep {sweep_id!r} ({error.message}); `hpo sweep run` prints the id") from None
+        raise UserError(
+            f"no sweep {sweep_id!r} ({error.message}); `hpo sweep list --all` lists the sweeps, "
+            "`hpo sweep run` prints the id"
+        ) from None
     if described.status == WorkflowExecutionStatus.COMPLETED:
         # The final status is the workflow's result, in its history: no sweep worker needed.
         return await handle.result()
+    failure: str | None = None
+    if described.status not in (WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.CONTINUED_AS_NEW):
+        try:
+            await handle.result()
+        except WorkflowFailureError as error:
+            failure = await ended_badly(handle, error)
+        else:  # completed between the two looks
+            return await handle.result()
+    from temporalio.client import WorkflowQueryFailedError
+
     try:
-        return await handle.query("status", result_type=SweepStatus, rpc_timeout=STATUS_QUERY_TIMEOUT)
-    except RPCError as error:
+        status = await handle.query("status", result_type=SweepStatus, rpc_timeout=STATUS_QUERY_TIMEOUT)
+    except (WorkflowQueryFailedError, RPCError) as error:
+        if failure is not None:
+            reason = failure.removeprefix(f"sweep {sweep_id} ")
+            ended = await ended_status(client, handle, reason)
+            if ended is None:
+                raise SweepFailed(failure) from None
+            return ended
+        if isinstance(error, WorkflowQueryFailedError):
+            raise UserError(f"sweep {sweep_id!r} did not answer: {error}") from None
         state = described.status.name.lower() if described.status else "unknown"
         raise UserError(
             f"sweep {sweep_id!r} is {state} but did not answer ({error.message}); a sweep worker must "
             f"be polling task queue {sweep_queue!r}: start one with `hpo up` or `hpo worker sweep`"
         ) from None
+    if failure is not None:
+        # The query replays the history to where it ended: the workflow never learnt it failed.
+        reason = failure.removeprefix(f"sweep {sweep_id} ")
+        return status.model_copy(update={"state": "failed", "stop_reason": reason})
+    return status
 
 
 async def sweep_watch(settings: Settings, sweep_id: str) -> int:
@@ -348,15 +394,39 @@ async def sweep_watch(settings: Settings, sweep_id: str) -> int:
     try:
         await handle.describe()
     except RPCError as error:
-        raise UserError(f"no sweep {sweep_id!r} ({error.message}); `hpo sweep run` prints the id") from None
-    final = await _follow_to_the_end(client, handle, sweep_id)
+        raise UserError(
+            f"no sweep {sweep_id!r} ({error.message}); `hpo sweep list` lists the running sweeps"
+        ) from None
+    final = await _follow_to_the_end(client, handle, sweep_id, settings=settings)
     console.print(leaderboard(final))
+    if final.state == "stopped":
+        return 0
     return 0 if any(t.objective is not None for t in final.trials) else 1
 
 
 async def sweep_status(settings: Settings, sweep_id: str) -> int:
+    """Leaderboard and state; exit code 1 when the sweep failed (or was terminated ...)."""
     client = await preflight(settings)
-    console.print(leaderboard(await _status_of(client, sweep_id, settings.sweep_queue)))
+    status = await _status_of(client, sweep_id, settings.sweep_queue)
+    console.print(leaderboard(status))
+    if status.counts:
+        states = ", ".join(f"{n} {state}" for state, n in sorted(status.counts.items()))
+        planned = f" of {status.trials_planned} planned" if status.trials_planned else ""
+        at_once = f"; at most {status.max_concurrent} at once" if status.max_concurrent else ""
+        console.print(f"trials: {states}{planned}{at_once}")
+    reason = status.stop_reason or "no reason given"
+    if status.state == "failed":
+        console.print(f"[red]sweep {sweep_id} {reason}[/red]")
+        return 1
+    if status.state == "stopped":
+        console.print(f"sweep {sweep_id} stopped: {reason}")
+    elif status.state == "stopping":
+        console.print(f"sweep {sweep_id} stopping: {reason}; running trials checkpoint and end")
+    elif status.state == "paused":
+        console.print(
+            f"sweep {sweep_id} paused: running trials finish, no new ones start; "
+            f"`hpo sweep resume {sweep_id}` goes on"
+        )
     return 0
 
 
