@@ -194,8 +194,9 @@ class SweepRequest(BaseModel):
     # Continue-as-new once the history holds this many events (None: the server's suggestion,
     # or hpo's default); tests set it low.
     continue_as_new_after: int | None = None
-    # The compact state of the previous run (zlib-compressed JSON), set on continue-as-new.
-    carried: bytes | None = None
+    # The compact state of the previous run (zlib-compressed JSON in base64: payloads are
+    # JSON, raw bytes do not survive them), set on continue-as-new.
+    carried: str | None = None
 
 
 ControlAction = Literal["pause", "resume", "stop", "cancel_trial", "extend"]

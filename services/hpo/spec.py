@@ -347,7 +347,7 @@ class SweepSpec(_Strict):
 
 def check_sweep_id(sweep_id: str, field: str = "--id") -> str:
     """A sweep id is a workflow id and a storage prefix: lower-case letters, digits and dashes."""
-    if not isinstance(sweep_id, str) or not SWEEP_ID.match(sweep_id):
+    if not isinstance(sweep_id, str) or not SWEEP_ID.fullmatch(sweep_id):
         raise SpecError(
             f"{field}: {sweep_id!r} is not a valid sweep id; use 1-81 lower-case letters, digits and "
             "dashes, starting with a letter or digit (e.g. ladder-2026-11-23)"

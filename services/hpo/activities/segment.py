@@ -36,9 +36,7 @@ from hpo.storage.checkpoints import (
 from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
 from hpo.workers.metrics import SegmentMetrics
-
-# The error type of a segment whose worker stopped (SIGTERM, drain, scale-in) after checkpointing.
-PREEMPTED = "WorkerShutdown"
+from hpo.workflows.segment_outcome import PREEMPTED, STOPPED
 
 
 def resume_cause(attempt: int, rung: int, previous: dict[str, Any]) -> str:
@@ -133,6 +131,15 @@ class TrainingActivities(ActivityBase):
         # must not throw a complete result away.
         if trial.stop_requested:
             if activity.is_cancelled():
+                if request.preemptible:
+                    # Cancelled: the sweep stopped this trial (stop, cancel-trial, a budget), or this
+                    # attempt timed out and a newer one owns the trial (then nobody reads this).
+                    raise ApplicationError(
+                        f"stopped at step {trial.step}; checkpoint at step {trial.saved_step}",
+                        session.details(),
+                        type=STOPPED,
+                        non_retryable=True,
+                    )
                 # Timed out or cancelled: a newer attempt owns this trial now.
                 raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
             # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.

@@ -8,6 +8,7 @@ table is a few hundred kB of JSON before compression.
 
 from __future__ import annotations
 
+import base64
 import zlib
 from typing import Any, Literal
 
@@ -64,16 +65,16 @@ class SweepState(BaseModel):
     totals: Totals = Totals()
     runs: int = 1
 
-    def pack(self) -> bytes:
-        blob = zlib.compress(self.model_dump_json().encode(), 6)
+    def pack(self) -> str:
+        blob = base64.b64encode(zlib.compress(self.model_dump_json().encode(), 6))
         if len(blob) > MAX_CARRIED_BYTES:
             raise ValueError(
                 f"the sweep's compact state is {len(blob) / 1e6:.1f} MB compressed, over what one "
                 f"Temporal payload may carry ({MAX_CARRIED_BYTES / 1e6:.1f} MB): split the sweep "
                 "(fewer trials per sweep, warm_start from the earlier one)"
             )
-        return blob
+        return blob.decode()
 
     @classmethod
-    def unpack(cls, blob: bytes) -> SweepState:
-        return cls.model_validate_json(zlib.decompress(blob))
+    def unpack(cls, blob: str) -> SweepState:
+        return cls.model_validate_json(zlib.decompress(base64.b64decode(blob)))
