@@ -71,6 +71,22 @@ async def run_sweep(stack: Any, spec: SweepSpec, sweep_id: str | None = None) ->
     )
 
 
+async def sweep_scope(stack: Any, sweep_id: str, timeout: float = 60) -> str:
+    """The storage scope of a running sweep (its first run's id), once the sweep exists."""
+    import asyncio
+
+    client = await connect(stack.settings)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            described = await client.get_workflow_handle(sweep_id).describe()
+            return described.raw_description.workflow_execution_info.first_run_id or described.run_id
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 async def replay_and_record(stack: Any, sweep_id: str, fixture: str) -> None:
     """Replay the sweep's own history against the current code; with HPO_RECORD_HISTORIES=DIR
     also store it as DIR/<fixture>.json, the fixtures the unit tests replay."""

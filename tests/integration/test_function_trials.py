@@ -45,13 +45,15 @@ async def test_function_trial_asha_promotions_continue_from_the_users_checkpoint
 
     # The learning curve of every segment lies beside the checkpoints, not in the history.
     store = ObjectStore(stack.settings)
-    curves = store.list_keys(f"{trial_prefix(sweep_id, best.trial_id)}/curve/")
+    curves = store.list_keys(f"{trial_prefix(sweep_id, best.trial_id, status.scope)}/curve/")
     rows = [json.loads(line) for key in curves for line in store.get_bytes(key).decode().splitlines()]
     assert sorted({row["step"] for row in rows}) == list(range(1, 81))
     # Each scored trial keeps exactly the checkpoint it was scored on.
     checkpoints = CheckpointStore(store)
     for trial in status.trials:
-        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id)) == [trial.train.checkpoint_key]
+        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id, status.scope)) == [
+            trial.train.checkpoint_key
+        ]
 
     # The user's predict hook serves the best trial from its self-describing checkpoint.
     client = await connect(stack.settings)

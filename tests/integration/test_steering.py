@@ -37,7 +37,9 @@ def steady_spec(**overrides: Any) -> SweepSpec:
         "training": {"max_steps": 20, "checkpoint_every": 5, "heartbeat_timeout_s": 10},
     }
     for key, value in overrides.items():
-        spec[key] = {**spec[key], **value} if isinstance(value, dict) and isinstance(spec.get(key), dict) else value
+        spec[key] = (
+            {**spec[key], **value} if isinstance(value, dict) and isinstance(spec.get(key), dict) else value
+        )
     return parse_spec(spec)
 
 
@@ -139,8 +141,10 @@ async def test_money_budget_stops_the_sweep_within_one_segment(stack, training_w
     status = await (await start(stack, spec, new_sweep_id("budget"))).result()
     money = status.money
     segment_costs = [s.train_seconds for t in status.trials for s in t.segments]
-    print(f"state {status.state}: {status.stop_reason}; spent {money.spent:.3f} EUR of 3.0 over "
-          f"{len(segment_costs)} segments, the dearest {max(segment_costs):.3f}")
+    print(
+        f"state {status.state}: {status.stop_reason}; spent {money.spent:.3f} EUR of 3.0 over "
+        f"{len(segment_costs)} segments, the dearest {max(segment_costs):.3f}"
+    )
     assert status.state == "stopped" and "budget max_cost" in status.stop_reason
     assert status.trials_total < 40
     assert money.currency == "EUR"

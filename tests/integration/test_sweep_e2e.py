@@ -39,7 +39,9 @@ async def test_sweep_trains_evaluates_and_reuses_the_snapshot(stack, training_wo
     # each trial keeps only the one it was scored on, and the sweep says what that released.
     checkpoints = CheckpointStore(ObjectStore(stack.settings))
     for trial in status.trials:
-        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id)) == [trial.train.checkpoint_key]
+        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id, status.scope)) == [
+            trial.train.checkpoint_key
+        ]
     assert trial.train.checkpoint_key.endswith("step-000000040/manifest.json")
     assert status.released_bytes > 0
 

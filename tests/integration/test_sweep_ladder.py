@@ -44,7 +44,9 @@ async def test_asha_promotes_by_resuming_from_checkpoints(stack, training_worker
     scored = [t for t in status.trials if t.train and t.status in ("completed", "stopped")]
     assert any(t.status == "stopped" for t in scored)
     for trial in scored:
-        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id)) == [trial.train.checkpoint_key]
+        assert checkpoints.manifests(trial_prefix(sweep_id, trial.trial_id, status.scope)) == [
+            trial.train.checkpoint_key
+        ]
 
 
 async def test_a_dataset_error_fails_the_sweep_once_with_its_reason(

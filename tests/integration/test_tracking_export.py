@@ -120,7 +120,7 @@ async def test_export_to_mlflow_and_tensorboard_twice_without_duplicates(stack, 
     assert status.state == "completed" and not [t.error for t in status.trials if t.status == "failed"]
     assert any(t.rung > 0 for t in status.trials), "ASHA promoted no trial"
     store = ObjectStore(stack.settings)
-    curves = {t.trial_id: read_curve(store, sweep_id, t.trial_id) for t in status.trials}
+    curves = {t.trial_id: read_curve(store, sweep_id, t.trial_id, status.scope) for t in status.trials}
     uri, tensorboard = f"sqlite:///{tmp_path}/mlflow.db", tmp_path / "tb"
 
     first = await _export(stack, sweep_id, uri, tensorboard)

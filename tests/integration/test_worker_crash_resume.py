@@ -10,7 +10,7 @@ import signal
 import time
 
 import pytest
-from sweeps import byo_spec, new_sweep_id, run_sweep, tiny_spec
+from sweeps import byo_spec, new_sweep_id, run_sweep, sweep_scope, tiny_spec
 
 from hpo.spec import SweepSpec
 from hpo.storage.checkpoints import CheckpointStore, step_of, trial_prefix
@@ -59,7 +59,9 @@ async def test_sigkilled_worker_resumes_from_checkpoint_with_identical_loss(stac
         sweep_id = new_sweep_id(f"{kind}-crash")
         sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
         checkpoints = CheckpointStore(ObjectStore(stack.settings))
-        killed_at = await _wait_for_checkpoint(checkpoints, trial_prefix(sweep_id, "t0000"), EVERY, 180)
+        killed_at = await _wait_for_checkpoint(
+            checkpoints, trial_prefix(sweep_id, "t0000", await sweep_scope(stack, sweep_id)), EVERY, 180
+        )
         assert killed_at < STEPS, "the trial finished before the worker could be killed"
         os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.wait()
