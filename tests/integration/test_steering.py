@@ -82,7 +82,7 @@ async def test_continue_as_new_changes_nothing(stack, training_worker):
 
 async def test_trial_preempted_ten_times_completes_with_no_retry_spent(stack):
     spec = steady_spec(
-        trials=1, task={"config": {"step_seconds": 0.02}}, training={"max_steps": 600, "checkpoint_every": 10}
+        trials=1, task={"config": {"step_seconds": 0.02}}, training={"max_steps": 2000, "checkpoint_every": 10}
     )
     sweep_id = new_sweep_id("preempt")
     client = await connect(stack.settings)
@@ -108,7 +108,7 @@ async def test_trial_preempted_ten_times_completes_with_no_retry_spent(stack):
     ]
     print(f"preemptions {result.preemptions}, retries {result.retries}, activity attempts {attempts}")
     assert result.status == "completed", result.error
-    assert result.train.step == 600
+    assert result.train.step == 2000
     assert result.preemptions == 10 and result.retries == 0
     assert attempts == [1] * 11  # every execution was a first attempt: no retry spent
     assert_ledger_adds_up(status)
@@ -160,8 +160,10 @@ async def test_asha_ledger_adds_up_and_shows_savings(stack, training_worker):
         task={"config": {"step_seconds": 0.01}},
         price={"per_accelerator_hour": 2.5, "currency": "EUR"},
     )
-    status = await (await start(stack, spec, new_sweep_id("asha-money"))).result()
+    sweep_id = new_sweep_id("asha-money")
+    status = await (await start(stack, spec, sweep_id)).result()
     money = status.money
     assert status.state == "completed"
     assert money.saved_by_early_stopping > 0 and money.saved_by_resuming > 0
     assert_ledger_adds_up(status)
+    await replay_and_record(stack, sweep_id, "sweep_steering_asha_v5")
