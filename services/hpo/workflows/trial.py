@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -89,18 +90,7 @@ class TrialWorkflow:
             result.snapshot = snapshot
             segment: SegmentResult = await workflow.execute_activity(
                 stubs.train_segment,
-                SegmentRequest(
-                    sweep_id=request.sweep_id,
-                    trial_id=request.trial_id,
-                    spec=spec,
-                    params=request.params,
-                    seed=spec.seed + _trial_number(request.trial_id),
-                    rung=request.rung,
-                    target_step=segment_target(spec, request.fidelity),
-                    max_steps=spec.training.max_steps,
-                    code=request.code,
-                    snapshot=snapshot,
-                ),
+                segment_request(request, snapshot),
                 task_queue=request.queues.training,
                 start_to_close_timeout=timedelta(hours=24),
                 heartbeat_timeout=timedelta(seconds=spec.training.heartbeat_timeout_s),
@@ -163,20 +153,8 @@ class TrialWorkflow:
         spec = request.spec
         return await workflow.execute_activity(
             stubs.train_segment,
-            SegmentRequest(
-                sweep_id=request.sweep_id,
-                trial_id=request.trial_id,
-                spec=spec,
-                params=request.params,
-                seed=spec.seed + _trial_number(request.trial_id),
-                rung=request.rung,
-                target_step=segment_target(spec, request.fidelity),
-                max_steps=spec.training.max_steps,
-                code=request.code,
-                snapshot=request.snapshot,
-                scope=request.scope,
-                previous=previous,
-                preemptible=True,
+            segment_request(
+                request, request.snapshot, scope=request.scope, previous=previous, preemptible=True
             ),
             task_queue=request.queues.training,
             start_to_close_timeout=timedelta(hours=24),
@@ -233,6 +211,24 @@ async def _report(sweep_id: str, result: TrialResult) -> None:
         await workflow.get_external_workflow_handle(sweep_id).signal(RESULT_SIGNAL, result)
     except Exception as error:  # the sweep has ended (failed, terminated): nobody to tell
         workflow.logger.warning("could not report %s to sweep %s: %s", result.trial_id, sweep_id, error)
+
+
+def segment_request(request: TrialRequest, snapshot: SnapshotRef | None, **extra: Any) -> SegmentRequest:
+    """The training activity's request for this trial's segment."""
+    spec = request.spec
+    return SegmentRequest(
+        sweep_id=request.sweep_id,
+        trial_id=request.trial_id,
+        spec=spec,
+        params=request.params,
+        seed=spec.seed + _trial_number(request.trial_id),
+        rung=request.rung,
+        target_step=segment_target(spec, request.fidelity),
+        max_steps=spec.training.max_steps,
+        code=request.code,
+        snapshot=snapshot,
+        **extra,
+    )
 
 
 def _trial_number(trial_id: str) -> int:
