@@ -71,9 +71,9 @@ async def test_continue_as_new_changes_nothing(stack, training_worker):
     spec = steady_spec(algorithm={"name": "tpe", "options": {"n_startup_trials": 4}}, trials=12)
     plain = await (await start(stack, spec, new_sweep_id("can-off"))).result()
     sweep_id = new_sweep_id("can-on")
-    handle = await start(stack, spec, sweep_id, continue_as_new_after=60)
+    handle = await start(stack, spec, sweep_id, continue_as_new_after=40)
     carried = await handle.result()
-    print(f"runs without continue-as-new {plain.runs}, with it at 60 events {carried.runs}")
+    print(f"runs without continue-as-new {plain.runs}, with it at 40 events {carried.runs}")
     assert plain.runs == 1 and carried.runs >= 3
     assert leaderboard(carried) == leaderboard(plain)
     assert carried.trials_total == plain.trials_total == 12

@@ -76,19 +76,19 @@ class SteerableSweep:
         state = self._state
         while True:
             self._take_results()
-            await self._send_cancels()
-            await self._start_what_fits()
-            self._record_metrics()
             if self._over():
                 break
             if self._time_to_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                if self.inbox:
-                    continue  # results first: they belong to this run's state
+                # No await between taking the results and continuing: under load a result
+                # signal arrives at every await, and waiting for a quiet moment never ends.
+                # (Handlers are synchronous, so none is ever left unfinished here.)
                 state.scheduler = self.search.model_dump(mode="json")
                 workflow.continue_as_new(
                     self.request.model_copy(update={"carried": state.pack(), "warm_start": []})
                 )
+            await self._send_cancels()
+            await self._start_what_fits()
+            self._record_metrics()
             try:
                 await workflow.wait_condition(
                     lambda: bool(self.inbox) or self._kick, timeout=self._wall_time_left()
