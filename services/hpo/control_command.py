@@ -22,7 +22,8 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from hpo import search_attributes
-from hpo.commands import UserError, console, root_cause
+from hpo.commands import UserError, console
+from hpo.follow import failure_cause
 from hpo.messages import ControlRequest, ControlResult, SweepStatus
 from hpo.settings import Settings
 from hpo.workers.connect import TemporalUnavailable, connect
@@ -87,7 +88,7 @@ async def control(settings: Settings, sweep_id: str, request: ControlRequest) ->
             "control", request, result_type=ControlResult, rpc_timeout=UPDATE_TIMEOUT
         )
     except WorkflowUpdateFailedError as error:
-        raise UserError(f"sweep {sweep_id} refused to {verb}: {root_cause(error)}") from None
+        raise UserError(f"sweep {sweep_id} refused to {verb}: {failure_cause(error)}") from None
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         raise UserError(
             f"sweep {sweep_id} did not answer within {UPDATE_TIMEOUT.seconds}s; a sweep worker must be "
