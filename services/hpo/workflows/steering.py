@@ -178,11 +178,14 @@ class SteerableSweep:
         del state.running[trial_id]
         state.committed.pop(trial_id, None)
         trial = self._record(result)
-        if trial_id in state.cancelling:
+        cancelled = trial_id in state.cancelling
+        if cancelled:
             state.cancelling.remove(trial_id)
+        if cancelled and result.status != "completed":
             trial.status = "cancelled"
             self._search_failure(trial_id, "cancelled by the user")
         elif result.status == "completed" and result.objective is not None:
+            # (A cancel that arrived as the segment finished leaves its complete result standing.)
             self.search, actions = guarded(
                 self.scheduler.on_result, self.search, trial_id, result.rung, result.objective
             )
@@ -429,6 +432,14 @@ class SteerableSweep:
     # ---- steering ----------------------------------------------------------------------
     def validate(self, command: ControlRequest) -> None:
         """Raise (rejecting the update, nothing recorded) unless `command` makes sense now."""
+        try:
+            self._check(command)
+        except ValueError as refusal:
+            # An ApplicationError's message reaches the client as it is (a ValueError's
+            # would arrive prefixed with its type).
+            raise ApplicationError(str(refusal), type="ControlRefused", non_retryable=True) from None
+
+    def _check(self, command: ControlRequest) -> None:
         state = self.state
         if state is None:
             raise ValueError("the sweep is still starting; try again in a moment")
@@ -496,6 +507,9 @@ class SteerableSweep:
         else:
             message = self._extend(command)
         self._kick = True
+        if self.request.search_attributes:
+            # The Web UI and `hpo sweep list` see paused / stopping / running as it changes.
+            workflow.upsert_search_attributes([search_attributes.STATE.value_set(self.state_name())])
         return ControlResult(action=action, state=self.state_name(), message=message)
 
     def _cancel(self, trial_id: str) -> str:
