@@ -75,6 +75,9 @@ class TrainResult(BaseModel):
     train_seconds: float = 0.0  # accelerator-seconds over all attempts, work repeated after a crash included
     metrics: dict[str, float] = {}  # the last trial.report() of the segment (e.g. the final training loss)
     # The money ledger's inputs, measured on the worker (see hpo.ledger for the definitions).
+    # Where the segment's first execution started (resumed_from_step is the last execution's
+    # resume point, later after a crash or a preemption); None from workers before the ledger.
+    start_step: int | None = None
     accelerators: float = 1.0  # accelerators the segment held (GPUs; 1 on a CPU worker)
     price_per_hour: float | None = None  # the worker pool's price per accelerator-hour, if it has one
     currency: str | None = None

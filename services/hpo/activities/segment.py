@@ -162,7 +162,8 @@ class TrainingActivities(ActivityBase):
             train=TrainResult(
                 step=trial.step,
                 checkpoint_key=session.last_key,
-                resumed_from_step=history.segment_start_step,
+                resumed_from_step=restored_step,
+                start_step=history.segment_start_step,
                 train_seconds=session.seconds,
                 metrics=session.metrics,
                 accelerators=self.settings.accelerators_per_trial,

@@ -210,7 +210,7 @@ class SteerableSweep:
         if train is not None:
             segment.step = train.step
             segment.train_seconds = train.train_seconds
-            segment.resumed_from_step = train.resumed_from_step
+            segment.resumed_from_step = train.start_step if train.start_step is not None else train.resumed_from_step
             segment.lost_seconds = train.lost_seconds
             segment.retried_steps_saved = train.retried_steps_saved
             segment.accelerators = train.accelerators

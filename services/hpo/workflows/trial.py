@@ -196,6 +196,7 @@ def _spent(details: dict) -> TrainResult:
         step=int(details.get("step", 0)),
         checkpoint_key=details.get("checkpoint_key"),
         resumed_from_step=int(details.get("segment_start_step", 0)),
+        start_step=int(details.get("segment_start_step", 0)),
         train_seconds=float(details.get("seconds", 0.0)),
         lost_seconds=float(details.get("lost_seconds", 0.0)),
         retried_steps_saved=int(details.get("retried_steps_saved", 0)),
