@@ -34,6 +34,7 @@ from hpo.messages import Queues, SweepRequest, SweepStatus
 from hpo.spec import SweepSpec, parse_spec
 from hpo.stack import free_port
 from hpo.workers.connect import connect
+from hpo.workflows import sweep_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -278,7 +279,7 @@ async def test_what_prometheus_scraped_matches_the_sweep(observed: Observed) -> 
     assert await o.settled(f"count({age})", lambda v: v is None) is None
 
     # The sweep workflow's own gauges (through the sweep worker's SDK exporter).
-    states = {state: 0 for state in ("running", "completed", "failed", "stopped")}
+    states = dict.fromkeys(sweep_metrics.STATES, 0)  # every state is exported, zeros included
     for trial in status.trials:
         states[trial.status] += 1
     await o.settled(f'sum(hpo_trials{{{sweep},state="running"}})', lambda v: v == 0)
