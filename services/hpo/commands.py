@@ -286,9 +286,7 @@ async def _start_sweep(
     from hpo import search_attributes
 
     spec = request.spec
-    tagged = search_attributes.sweep_attributes(
-        request.sweep_id, spec.name, spec.algorithm.name, spec.task.label, "running"
-    )
+    tagged = search_attributes.sweep_attributes(request.sweep_id, spec, "running")
     for attributes in (tagged, None):
         try:
             return await client.start_workflow(

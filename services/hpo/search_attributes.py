@@ -7,7 +7,12 @@ A server must have them registered: the embedded stack registers them at start
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+if TYPE_CHECKING:
+    from hpo.spec import SweepSpec
 
 SWEEP = SearchAttributeKey.for_keyword("HpoSweep")
 SWEEP_NAME = SearchAttributeKey.for_keyword("HpoSweepName")
@@ -22,15 +27,14 @@ REGISTER_HINT = "register them with: " + "; ".join(
 )
 
 
-def sweep_attributes(
-    sweep_id: str, name: str, algorithm: str, task: str, state: str
-) -> TypedSearchAttributes:
+def sweep_attributes(sweep_id: str, spec: SweepSpec, state: str) -> TypedSearchAttributes:
+    """The attributes of a sweep (and of its trial workflows) in the given state."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(SWEEP, sweep_id),
-            SearchAttributePair(SWEEP_NAME, name),
-            SearchAttributePair(ALGORITHM, algorithm),
-            SearchAttributePair(TASK, task),
+            SearchAttributePair(SWEEP_NAME, spec.name),
+            SearchAttributePair(ALGORITHM, spec.algorithm.name),
+            SearchAttributePair(TASK, spec.task.label),
             SearchAttributePair(STATE, state),
         ]
     )

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -47,9 +48,10 @@ DEFAULT_CONTINUE_AS_NEW_AFTER = 10_000
 FULL_TABLE_LIMIT = 500
 TOP_OF_LEADERBOARD = 100
 METRICS_EVERY_S = 5.0
+T = TypeVar("T")
 
 
-def guarded(step: Any, *args: Any) -> Any:
+def guarded(step: Callable[..., T], *args: Any) -> T:
     """The search core rejects a configuration with ValueError: that fails the sweep at once
     (a retry cannot fix it), instead of a workflow task retried forever."""
     try:
@@ -99,10 +101,14 @@ class SteerableSweep:
             self._check_wall_time()
         if not state.stopping and not state.finished:
             # Nothing running, nothing queued, no Finish: the search core stalled.
-            raise ApplicationError("search scheduler stalled: nothing running and no Finish", non_retryable=True)
+            raise ApplicationError(
+                "search scheduler stalled: nothing running and no Finish", non_retryable=True
+            )
         from hpo.workflows.sweep import release_checkpoints
 
-        state.released_bytes = await release_checkpoints(self.request, list(state.trials.values()), state.scope)
+        state.released_bytes = await release_checkpoints(
+            self.request, list(state.trials.values()), state.scope
+        )
         self._done = True
         self._record_metrics(force=True)
         if self.request.search_attributes:
@@ -204,13 +210,16 @@ class SteerableSweep:
         trial = state.trials[result.trial_id]
         segment = trial.segments[-1]
         segment.finished_at = workflow.now().timestamp()
+        state.totals.segments += 1
         segment.status = result.status
         segment.objective = result.objective if result.status == "completed" else None
         train = result.train
         if train is not None:
             segment.step = train.step
             segment.train_seconds = train.train_seconds
-            segment.resumed_from_step = train.start_step if train.start_step is not None else train.resumed_from_step
+            segment.resumed_from_step = (
+                train.start_step if train.start_step is not None else train.resumed_from_step
+            )
             segment.lost_seconds = train.lost_seconds
             segment.retried_steps_saved = train.retried_steps_saved
             segment.accelerators = train.accelerators
@@ -247,8 +256,13 @@ class SteerableSweep:
             # Dispatch on the closed `kind` set, not on classes (see sweep.py).
             if action.kind == "create":
                 state.pending.append(
-                    Job(kind="create", trial_id=action.trial_id, rung=action.rung,
-                        fidelity=action.fidelity, params=dict(action.params))
+                    Job(
+                        kind="create",
+                        trial_id=action.trial_id,
+                        rung=action.rung,
+                        fidelity=action.fidelity,
+                        params=dict(action.params),
+                    )
                 )
             elif action.kind == "promote":
                 state.pending.append(
@@ -296,11 +310,10 @@ class SteerableSweep:
             return "go", "", 0.0
         totals = state.totals
         steps = self._segment_steps(job)
-        finished_segments = sum(1 for t in state.trials.values() for s in t.segments if s.finished_at)
         if totals.steps > 0 and steps is not None:
             projected = totals.useful_seconds / totals.steps * steps
-        elif finished_segments:
-            projected = totals.seconds / finished_segments
+        elif totals.segments:
+            projected = totals.seconds / totals.segments
         else:
             # Nothing measured yet: one segment at a time until a step's cost is known.
             return ("wait" if state.running else "go"), "", 0.0
@@ -308,26 +321,38 @@ class SteerableSweep:
         if budget.max_accelerator_hours is not None:
             used = (totals.seconds + committed) / 3600
             if used + projected / 3600 > budget.max_accelerator_hours:
-                return "stop", (
-                    f"budget max_accelerator_hours reached: {used:.3f} h spent or committed, the next "
-                    f"segment (~{projected / 3600:.3f} h) would pass the limit of {budget.max_accelerator_hours:g} h"
-                ), projected
+                return (
+                    "stop",
+                    (
+                        f"budget max_accelerator_hours reached: {used:.3f} h spent or committed, the next "
+                        f"segment (~{projected / 3600:.3f} h) would pass the limit of {budget.max_accelerator_hours:g} h"
+                    ),
+                    projected,
+                )
         if budget.max_cost is not None:
             price, currency = totals.price_per_hour, totals.currency
             if price is None and state.spec.price is not None:
                 price, currency = state.spec.price.per_accelerator_hour, state.spec.price.currency
             if price is None:
-                return "stop", (
-                    "budget max_cost is set but no price is known: set price.per_accelerator_hour in the "
-                    "spec or HPO_PRICE_PER_HOUR (chart: pricing.perAcceleratorHour) on the training workers"
-                ), projected
+                return (
+                    "stop",
+                    (
+                        "budget max_cost is set but no price is known: set price.per_accelerator_hour in the "
+                        "spec or HPO_PRICE_PER_HOUR (chart: pricing.perAcceleratorHour) on the training workers"
+                    ),
+                    projected,
+                )
             spent = totals.money + committed / 3600 * price
             cost = projected / 3600 * price
             if spent + cost > budget.max_cost:
-                return "stop", (
-                    f"budget max_cost reached: {spent:.2f} {currency} spent or committed, the next segment "
-                    f"(~{cost:.2f} {currency}) would pass the limit of {budget.max_cost:g} {budget.currency or currency}"
-                ), projected
+                return (
+                    "stop",
+                    (
+                        f"budget max_cost reached: {spent:.2f} {currency} spent or committed, the next segment "
+                        f"(~{cost:.2f} {currency}) would pass the limit of {budget.max_cost:g} {budget.currency or currency}"
+                    ),
+                    projected,
+                )
         return "go", "", projected
 
     async def _start(self, job: Job) -> None:
@@ -366,13 +391,12 @@ class SteerableSweep:
                 search_attributes=self._trial_attributes() if request.search_attributes else None,
             )
         except WorkflowAlreadyStartedError:
-            workflow.logger.info("trial %s rung %d was already started; awaiting its result", job.trial_id, job.rung)
+            workflow.logger.info(
+                "trial %s rung %d was already started; awaiting its result", job.trial_id, job.rung
+            )
 
     def _trial_attributes(self) -> Any:
-        spec = self._state.spec
-        return search_attributes.sweep_attributes(
-            self.request.sweep_id, spec.name, spec.algorithm.name, spec.task.label, "running"
-        )
+        return search_attributes.sweep_attributes(self.request.sweep_id, self._state.spec, "running")
 
     async def _send_cancels(self) -> None:
         state = self._state
@@ -408,11 +432,20 @@ class SteerableSweep:
         if budget is None or state.stopping:
             return
         totals = state.totals
-        if budget.max_cost is not None and totals.price_per_hour is not None and totals.money >= budget.max_cost:
-            self._stop(f"budget max_cost reached: {totals.money:.2f} {totals.currency} spent", cancel_running=True)
-        elif budget.max_accelerator_hours is not None and totals.seconds / 3600 >= budget.max_accelerator_hours:
+        if (
+            budget.max_cost is not None
+            and totals.price_per_hour is not None
+            and totals.money >= budget.max_cost
+        ):
             self._stop(
-                f"budget max_accelerator_hours reached: {totals.seconds / 3600:.3f} h spent", cancel_running=True
+                f"budget max_cost reached: {totals.money:.2f} {totals.currency} spent", cancel_running=True
+            )
+        elif (
+            budget.max_accelerator_hours is not None and totals.seconds / 3600 >= budget.max_accelerator_hours
+        ):
+            self._stop(
+                f"budget max_accelerator_hours reached: {totals.seconds / 3600:.3f} h spent",
+                cancel_running=True,
             )
 
     def _wall_time_left(self) -> float | None:
@@ -467,7 +500,9 @@ class SteerableSweep:
         if trial_id in state.cancelling:
             raise ValueError(f"trial {trial_id} is already being cancelled")
         if trial_id not in state.running and not queued:
-            raise ValueError(f"trial {trial_id} is {state.trials[trial_id].status}, not running; nothing to cancel")
+            raise ValueError(
+                f"trial {trial_id} is {state.trials[trial_id].status}, not running; nothing to cancel"
+            )
 
     def _check_extend(self, command: ControlRequest) -> None:
         state = self._state
@@ -475,7 +510,9 @@ class SteerableSweep:
         if all(getattr(command, name) is None for name in fields):
             raise ValueError("extend needs at least one of " + ", ".join(fields))
         if command.trials is not None and not state.spec.trials <= command.trials <= 1_000_000:
-            raise ValueError(f"trials can only grow (up to 1,000,000): {state.spec.trials} → {command.trials}")
+            raise ValueError(
+                f"trials can only grow (up to 1,000,000): {state.spec.trials} → {command.trials}"
+            )
         if command.max_concurrent is not None and not 1 <= command.max_concurrent <= 10_000:
             raise ValueError(f"max_concurrent must be 1 to 10,000, got {command.max_concurrent}")
         budget = state.budget or BudgetSpec()
@@ -615,4 +652,3 @@ class SteerableSweep:
             best = ranked[0].objective
         counts = Counter(t.status for t in state.trials.values())
         sweep_metrics.record_values(self.request.sweep_id, dict(counts), state.totals.seconds, best)
-

@@ -7,9 +7,7 @@ is a pydantic model, so the whole sweep is replay-safe by construction.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
@@ -33,19 +31,8 @@ with workflow.unsafe.imports_passed_through():
     from hpo.spec import make_scheduler
     from hpo.workflows import sweep_metrics
     from hpo.workflows.segment_outcome import RESULT_SIGNAL
-    from hpo.workflows.steering import SteerableSweep
+    from hpo.workflows.steering import SteerableSweep, guarded
     from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
-
-T = TypeVar("T")
-
-
-def _guarded(step: Callable[..., T], *args: Any) -> T:
-    """The search core rejects a configuration with ValueError: that fails the sweep at once
-    (a retry cannot fix it), instead of a workflow task retried forever."""
-    try:
-        return step(*args)
-    except ValueError as error:
-        raise ApplicationError(f"search: {error}", type="InvalidSearch", non_retryable=True) from error
 
 
 async def release_checkpoints(
@@ -122,8 +109,8 @@ class SweepWorkflow:
         # patched(): sweeps started before this change replay without the extra activity.
         if workflow.patched("snapshot-once-per-sweep"):
             self._snapshot = await self._prepare(request)
-        scheduler = _guarded(make_scheduler, request.spec)
-        state, actions = _guarded(scheduler.initial_actions, _guarded(scheduler.new_state))
+        scheduler = guarded(make_scheduler, request.spec)
+        state, actions = guarded(scheduler.initial_actions, guarded(scheduler.new_state))
         running: dict[asyncio.Task[TrialResult], tuple[str, int]] = {}
         finished = False
         while True:
@@ -156,9 +143,9 @@ class SweepWorkflow:
                 trial_id, rung = running.pop(task)
                 result = self._record(trial_id, self._collect(task, trial_id, rung))
                 if result.status == "completed" and result.objective is not None:
-                    state, new = _guarded(scheduler.on_result, state, trial_id, rung, result.objective)
+                    state, new = guarded(scheduler.on_result, state, trial_id, rung, result.objective)
                 else:
-                    state, new = _guarded(scheduler.on_failure, state, trial_id, result.error or "failed")
+                    state, new = guarded(scheduler.on_failure, state, trial_id, result.error or "failed")
                 actions.extend(new)
         if not finished:
             # Nothing running and no Finish: the search core stalled. Fail loudly, never "complete".
@@ -223,10 +210,7 @@ class SweepWorkflow:
 
     def _trial_attributes(self) -> search_attributes.TypedSearchAttributes:
         assert self._request is not None
-        spec = self._request.spec
-        return search_attributes.sweep_attributes(
-            self._request.sweep_id, spec.name, spec.algorithm.name, spec.task.label, "running"
-        )
+        return search_attributes.sweep_attributes(self._request.sweep_id, self._request.spec, "running")
 
     def _collect(self, task: asyncio.Task[TrialResult], trial_id: str, rung: int) -> TrialResult:
         try:

@@ -37,6 +37,7 @@ class Totals(BaseModel):
     seconds: float = 0.0  # accelerator-seconds spent, every attempt
     useful_seconds: float = 0.0  # minus the work crashes and preemptions threw away
     steps: int = 0  # steps advanced
+    segments: int = 0  # segments that ended (a projection before any step was measured)
     money: float = 0.0  # priced spend, where a price was known
     priced_seconds: float = 0.0  # accelerator-seconds that had a price
     price_per_hour: float | None = None  # the newest known price (worker pool, else the spec's)

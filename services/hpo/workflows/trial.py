@@ -101,14 +101,7 @@ class TrialWorkflow:
             result.error = _reason(error)
             workflow.logger.warning("trial %s failed: %s", request.trial_id, result.error)
             return result
-        result.train = segment.train
-        # The objective comes from validation only: the test split never drives selection.
-        result.validation = segment.validation
-        result.test = segment.test
-        result.objective = segment.objective
-        result.status = "completed"
-        return result
-
+        return _completed(result, segment)
 
     async def _steerable_segment(self, request: TrialRequest) -> TrialResult:
         spec = request.spec
@@ -119,7 +112,9 @@ class TrialWorkflow:
         preemptions = 0
         try:
             if request.snapshot is None and spec.task.info.prepares_data:
-                request = request.model_copy(update={"snapshot": await prepare_data(spec, request.queues, request.code)})
+                request = request.model_copy(
+                    update={"snapshot": await prepare_data(spec, request.queues, request.code)}
+                )
             result.snapshot = request.snapshot
             while True:
                 try:
@@ -139,15 +134,12 @@ class TrialWorkflow:
                             f"training.max_preemptions ({spec.training.max_preemptions})",
                             type="TooManyPreemptions",
                         ) from error
-                    workflow.logger.info("trial %s preempted (%d); starting it again", request.trial_id, preemptions)
+                    workflow.logger.info(
+                        "trial %s preempted (%d); starting it again", request.trial_id, preemptions
+                    )
         except (ActivityError, ApplicationError, asyncio.CancelledError, CancelledError) as error:
             return _ended_early(result, error)
-        result.train = segment.train
-        result.validation = segment.validation
-        result.test = segment.test
-        result.objective = segment.objective
-        result.status = "completed"
-        return result
+        return _completed(result, segment)
 
     async def _segment(self, request: TrialRequest, previous: dict | None) -> SegmentResult:
         spec = request.spec
@@ -169,6 +161,16 @@ class TrialWorkflow:
             # checkpoint and end, and learns what it spent.
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
+
+
+def _completed(result: TrialResult, segment: SegmentResult) -> TrialResult:
+    result.train = segment.train
+    # The objective comes from validation only: the test split never drives selection.
+    result.validation = segment.validation
+    result.test = segment.test
+    result.objective = segment.objective
+    result.status = "completed"
+    return result
 
 
 def _ended_early(result: TrialResult, error: BaseException) -> TrialResult:
