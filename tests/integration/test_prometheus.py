@@ -38,27 +38,7 @@ from hpo.workflows import sweep_metrics
 
 pytestmark = pytest.mark.integration
 
-PACED_TRIAL = """
-import time
-
-import hpo
-
-
-def train(trial: hpo.Trial) -> dict[str, float]:
-    state = trial.restore()
-    step, x = (int(state["step"]), float(state["x"])) if state is not None else (0, 0.0)
-    while step < trial.target_step:
-        time.sleep(0.25)
-        step, x = step + 1, x + float(trial.params["rate"])
-        trial.report(step, loss=1.0 / (1.0 + x))
-        if step % trial.checkpoint_every == 0 or step == trial.target_step:
-            trial.save({"step": step, "x": x}, step=step)
-        if trial.should_stop():
-            if trial.saved_step != step:
-                trial.save({"step": step, "x": x}, step=step)
-            return {}
-    return {"loss": 1.0 / (1.0 + x)}
-"""
+PACED = Path(__file__).resolve().parents[1] / "fixtures" / "paced"  # paced.py: a sleep per step
 CHECKPOINT_EVERY = 4
 CONCURRENCY = 2
 
@@ -182,9 +162,7 @@ def _targets_up(env: Observed) -> set[str]:
 def observed(stack: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Observed]:
     binary = _prometheus()
     home = tmp_path_factory.mktemp("prometheus")
-    code = home / "code"
-    code.mkdir()
-    (code / "paced.py").write_text(PACED_TRIAL)
+    code = PACED
     suffix = uuid.uuid4().hex[:8]
     # training-2 replaces training in the preemption test; Prometheus knows its port from the start.
     ports = {name: free_port() for name in ("training", "sweep", "training-2")}

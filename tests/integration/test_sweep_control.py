@@ -31,35 +31,12 @@ from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 
-PACED_TRIAL = """
-import time
-
-import hpo
-
-
-def train(trial: hpo.Trial) -> dict[str, float]:
-    pause = float(trial.config.get("sleep", 0.1))
-    state = trial.restore()
-    step, x = (int(state["step"]), float(state["x"])) if state is not None else (0, 0.0)
-    while step < trial.target_step:
-        time.sleep(pause)
-        step, x = step + 1, x + float(trial.params["rate"])
-        trial.report(step, loss=1.0 / (1.0 + x))
-        if step % trial.checkpoint_every == 0 or step == trial.target_step:
-            trial.save({"step": step, "x": x}, step=step)
-        if trial.should_stop():
-            if trial.saved_step != step:
-                trial.save({"step": step, "x": x}, step=step)
-            return {}
-    return {"loss": 1.0 / (1.0 + x)}
-"""
+PACED = Path(__file__).resolve().parents[1] / "fixtures" / "paced"  # paced.py: a sleep per step
 
 
 @pytest.fixture(scope="module")
-def paced_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    code = tmp_path_factory.mktemp("paced")
-    (code / "paced.py").write_text(PACED_TRIAL)
-    return code
+def paced_code() -> Path:
+    return PACED
 
 
 def paced_spec(code: Path, *, steps: int = 40, sleep: float = 0.1, **overrides: Any) -> SweepSpec:
