@@ -242,13 +242,17 @@ class SteerableSweep:
         totals.seconds += segment.train_seconds
         totals.useful_seconds += segment.train_seconds - segment.lost_seconds
         totals.steps += max((segment.step or 0) - segment.resumed_from_step, 0)
-        price, currency = segment.price_per_hour, segment.currency
-        if price is None and self._state.spec.price is not None:
-            price, currency = self._state.spec.price.per_accelerator_hour, self._state.spec.price.currency
+        price, currency = self._price(segment.price_per_hour, segment.currency)
         if price is not None:
             totals.price_per_hour, totals.currency = price, currency
             totals.money += segment.train_seconds / 3600 * price
-            totals.priced_seconds += segment.train_seconds
+
+    def _price(self, price: float | None, currency: str | None) -> tuple[float | None, str | None]:
+        """A worker pool's price where it has one, else the spec's (None: no price known)."""
+        spec_price = self._state.spec.price
+        if price is None and spec_price is not None:
+            return spec_price.per_accelerator_hour, spec_price.currency
+        return price, currency
 
     def _apply(self, actions: list[Any]) -> None:
         state = self._state
@@ -330,9 +334,7 @@ class SteerableSweep:
                     projected,
                 )
         if budget.max_cost is not None:
-            price, currency = totals.price_per_hour, totals.currency
-            if price is None and state.spec.price is not None:
-                price, currency = state.spec.price.per_accelerator_hour, state.spec.price.currency
+            price, currency = self._price(totals.price_per_hour, totals.currency)
             if price is None:
                 return (
                     "stop",

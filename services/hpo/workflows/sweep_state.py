@@ -39,7 +39,6 @@ class Totals(BaseModel):
     steps: int = 0  # steps advanced
     segments: int = 0  # segments that ended (a projection before any step was measured)
     money: float = 0.0  # priced spend, where a price was known
-    priced_seconds: float = 0.0  # accelerator-seconds that had a price
     price_per_hour: float | None = None  # the newest known price (worker pool, else the spec's)
     currency: str | None = None
 
