@@ -16,20 +16,19 @@ starts the embedded stack for the sweep and stops it afterwards.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
+import json
+import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from hpo.messages import SweepStatus
 from hpo.settings import Settings, get_settings
 from hpo.spec import SpecError, SweepSpec, check_sweep_id, parse_spec
-
-T = TypeVar("T")
 
 
 def run(
@@ -56,8 +55,6 @@ def run(
     takes the spec's training fields (max_steps or epochs, checkpoint_every, ...). `sweep_id`
     follows `hpo sweep run --id`'s rule (lower-case letters, digits and dashes).
     """
-    from hpo.commands import UserError, run_and_follow
-
     if sweep_id is not None:
         # A sweep id names the sweep's workflow and its storage: refused before anything starts.
         check_sweep_id(sweep_id, "hpo.run(sweep_id=...)")
@@ -74,14 +71,8 @@ def run(
         seed=seed,
     )
     settings = settings or get_settings()
-    try:
-        if stack == "embedded" or (stack == "auto" and not _reachable(settings)):
-            return _in_thread_if_needed(lambda: _run_embedded(settings, spec, sweep_id))
-        final = _in_thread_if_needed(lambda: asyncio.run(run_and_follow(settings, spec, sweep_id)))
-    except UserError as error:
-        raise SpecError(str(error)) from None
-    assert final is not None
-    return final
+    embedded = stack == "embedded" or (stack == "auto" and not _reachable(settings))
+    return _run_in_child(settings, spec, sweep_id, embedded)
 
 
 def _entrypoint(train: Callable[..., Any] | str, code: str | Path | None) -> tuple[str, Path | None]:
@@ -118,25 +109,61 @@ def _reachable(settings: Settings) -> bool:
     return port.isdigit() and port_open(host or "127.0.0.1", int(port))
 
 
-def _run_embedded(settings: Settings, spec: SweepSpec, sweep_id: str | None) -> SweepStatus:
-    from hpo.commands import run_and_follow
-    from hpo.stack import EmbeddedStack
+def _run_in_child(settings: Settings, spec: SweepSpec, sweep_id: str | None, embedded: bool) -> SweepStatus:
+    """Run the sweep's client side in `python -m hpo.api_child` (why: see that module), its
+    progress lines passed through to this process's stdout (a notebook cell shows them)."""
+    from hpo.api_child import USER_ERROR
 
-    with tempfile.TemporaryDirectory(prefix="hpo-run-") as home:
-        with EmbeddedStack.for_home(Path(home), settings, ephemeral_ports=True) as embedded:
-            final = asyncio.run(run_and_follow(embedded.settings, spec, sweep_id, stack=embedded))
-    assert final is not None
-    return final
+    with tempfile.TemporaryDirectory(prefix="hpo-run-") as scratch:
+        outcome_path = Path(scratch) / "outcome.json"
+        request = {
+            "spec": spec.model_dump(mode="json"),
+            "sweep_id": sweep_id,
+            "embedded": embedded,
+            "outcome_path": str(outcome_path),
+        }
+        child = subprocess.Popen(
+            [sys.executable, "-m", "hpo.api_child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_child_env(settings),
+        )
+        try:
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.write(json.dumps(request))
+            child.stdin.close()
+            for line in child.stdout:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            code = child.wait()
+        finally:
+            if child.poll() is None:  # interrupted here: the child's stack must not outlive us
+                child.terminate()
+                child.wait()
+        outcome = json.loads(outcome_path.read_text()) if outcome_path.exists() else {}
+    if "status" in outcome:
+        return SweepStatus.model_validate(outcome["status"])
+    if code == USER_ERROR or outcome.get("kind") == "user":
+        raise SpecError(outcome.get("error", "hpo.run: the sweep was refused"))
+    if outcome.get("kind") == "interrupted":
+        raise KeyboardInterrupt
+    reason = outcome.get("error") or f"its process exited with code {code}"
+    if outcome.get("kind") == "sweep":
+        raise RuntimeError(reason)  # "sweep X failed: <root cause>"
+    raise RuntimeError(f"hpo.run could not run the sweep: {reason}")
 
 
-def _in_thread_if_needed(work: Callable[[], T]) -> T:
-    """asyncio.run cannot nest: inside a running loop (a notebook), run in a worker thread."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return work()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(work).result()
+def _child_env(settings: Settings) -> dict[str, str]:
+    """The caller's settings (maybe not the environment's) as the child's environment."""
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        env[f"HPO_{name.upper()}"] = str(value)
+    # The S3 keys are read from the AWS names first: set those too, so the caller's win.
+    env["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
+    env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key
+    return env
 
 
 __all__ = ["run"]

@@ -274,7 +274,7 @@ def test_hpo_run_refuses_a_bad_sweep_id_before_anything_starts(sweep_id, monkeyp
         raise AssertionError("a stack was reached for an invalid sweep id")
 
     monkeypatch.setattr(api, "_reachable", never)
-    monkeypatch.setattr(api, "_run_embedded", never)
+    monkeypatch.setattr(api, "_run_in_child", never)
     with pytest.raises(SpecError, match="sweep_id"):
         hpo.run(
             "train:train",
