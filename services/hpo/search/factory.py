@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from .checks import shown
 from .fifo import FIFOScheduler
 from .grid import GridSearcher
 from .random_search import RandomSearcher
@@ -23,11 +24,11 @@ _SCHEDULER_OPTIONS = {"asha": {"searcher", "finish_best"}}
 
 
 def _take(options: dict[str, Any], allowed: set[str], algorithm: str) -> dict[str, Any]:
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(set(options) - allowed, key=str)
     if unknown:
         hint_names = allowed | _SCHEDULER_OPTIONS.get(algorithm, set())
         hint = f" (allowed: {', '.join(sorted(hint_names))})" if hint_names else " (it takes none)"
-        raise ValueError(f"unknown option {unknown[0]!r} for algorithm {algorithm}{hint}")
+        raise ValueError(f"unknown option {shown(unknown[0])} for algorithm {algorithm}{hint}")
     return options
 
 
@@ -41,7 +42,7 @@ def build_searcher(name: str, space: Space, seed: int, options: dict[str, Any], 
         from .tpe import TPE_OPTIONS, TPESearcher
 
         return TPESearcher(space, **_take(options, TPE_OPTIONS, algorithm))
-    raise ValueError(f"searcher is {name!r}, must be one of random, grid, tpe")
+    raise ValueError(f"searcher is {shown(name)}, must be one of random, grid, tpe")
 
 
 def build_scheduler(
@@ -58,7 +59,7 @@ def build_scheduler(
     **options: Any,
 ) -> Scheduler[Any]:
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm is {algorithm!r}, must be one of {', '.join(ALGORITHMS)}")
+        raise ValueError(f"algorithm is {shown(algorithm)}, must be one of {', '.join(ALGORITHMS)}")
     parsed = parse_space(space)
     common: dict[str, Any] = {
         "mode": mode,

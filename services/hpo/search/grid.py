@@ -14,11 +14,29 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from .checks import check_option, shown
 from .rng import derive_seed
 from .searcher import Observation, Searcher
-from .space import Space
+from .space import CategoricalParam, FloatParam, Space
 
-_MAX_SHUFFLED = 1_000_000
+#: The largest grid, shuffled or not: its size is computed arithmetically before any point is
+#: built, and a shuffled order is a list of this many ints inside the workflow.
+MAX_GRID_POINTS = 1_000_000
+
+
+def grid_size(space: Space, grid_points: int) -> int:
+    """How many points the grid has at most, by arithmetic alone (an int range with fewer
+    values than ``grid_points`` contributes its own size; a log-int axis may lose a few
+    duplicates when built, never gain)."""
+    size = 1
+    for param in space.params:
+        if isinstance(param, CategoricalParam):
+            size *= len(param.choices)
+        elif isinstance(param, FloatParam):
+            size *= grid_points
+        else:
+            size *= min(param.size, grid_points)
+    return size
 
 
 class GridSearcher(Searcher):
@@ -27,10 +45,18 @@ class GridSearcher(Searcher):
     def __init__(self, space: Space, *, seed: int = 0, grid_points: int = 5, shuffle: bool = True) -> None:
         super().__init__(space)
         if isinstance(grid_points, bool) or not isinstance(grid_points, int) or grid_points < 1:
-            raise ValueError(f"grid_points is {grid_points!r}, must be an integer >= 1")
+            raise ValueError(f"grid_points is {shown(grid_points)}, must be an integer >= 1")
+        check_option("grid_points", grid_points, int, 1, MAX_GRID_POINTS)
+        size = grid_size(space, grid_points)
+        if size > MAX_GRID_POINTS:
+            raise ValueError(
+                f"the grid has {size:,} points (grid_points {grid_points} per numeric parameter); "
+                f"at most {MAX_GRID_POINTS:,} are allowed: lower grid_points or use fewer parameters"
+            )
         self.seed = seed
         self.grid_points = grid_points
-        self.shuffle = bool(shuffle)
+        # Strictly a bool: "no" from a spec must not read as true.
+        self.shuffle = check_option("shuffle", shuffle, bool)
         self.axes: list[list[Any]] = [p.grid(grid_points) for p in space.params]
 
     def config(self) -> dict[str, Any]:
@@ -44,10 +70,6 @@ class GridSearcher(Searcher):
         n = self.capacity()
         if not self.shuffle:
             return None
-        if n > _MAX_SHUFFLED:
-            raise ValueError(
-                f"grid has {n} points; at most {_MAX_SHUFFLED} can be shuffled (lower grid_points)"
-            )
         order = list(range(n))
         random.Random(derive_seed(self.seed, "grid")).shuffle(order)
         return order

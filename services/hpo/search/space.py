@@ -18,10 +18,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .checks import shown
+
 Scalar = str | int | float | bool | None
 
 _NUMERIC_FIELDS = {"type", "low", "high", "log", "step"}
 _CATEGORICAL_FIELDS = {"type", "choices"}
+
+# Bounds that keep every searcher's arithmetic finite and cheap (documented in the README's
+# spec reference): squares of float spans stay finite, ints stay exact as floats (the internal
+# real line) and in JSON everywhere, and a TPE proposal's cost (params x choices) stays small.
+MAX_PARAMS = 100
+MAX_CHOICES = 10_000
+MAX_CHOICE_LENGTH = 1_000
+MAX_FLOAT_MAGNITUDE = 1e100
+MAX_INT_MAGNITUDE = 10**15
+# A numeric range narrower than this (relative to its magnitude) has no room for kernels.
+_MIN_RELATIVE_SPAN = 1e-12
+_MIN_ABSOLUTE_SPAN = 1e-250
+MAX_NAME_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -184,12 +199,28 @@ def parse_space(spec: Mapping[str, Any] | Space) -> Space:
         raise ValueError("space must be a mapping of parameter name to definition")
     if not spec:
         raise ValueError("space must define at least one parameter")
+    if len(spec) > MAX_PARAMS:
+        raise ValueError(f"space has {len(spec)} parameters, at most {MAX_PARAMS} are allowed")
     params: list[Param] = []
     for name, definition in spec.items():
-        if not isinstance(name, str) or not name:
-            raise ValueError(f"space: parameter names must be non-empty strings, got {name!r}")
+        if not _sane_name(name):
+            raise ValueError(
+                f"space: parameter name {shown(name)} must start with a letter or _ and use only letters, "
+                "digits, _ . - (at most 100 characters)"
+            )
         params.append(_parse_param(name, definition))
     return Space(tuple(params))
+
+
+def _sane_name(name: Any) -> bool:
+    """A name that reads the same in YAML, JSON, an environment variable's JSON and a report."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= MAX_NAME_LENGTH
+        and name.isascii()
+        and (name[0].isalpha() or name[0] == "_")
+        and all(c.isalnum() or c in "_.-" for c in name)
+    )
 
 
 def _parse_param(name: str, definition: Any) -> Param:
@@ -200,12 +231,12 @@ def _parse_param(name: str, definition: Any) -> Param:
     if kind is None:
         raise ValueError(f"{where}: type is required (float, int or categorical)")
     if kind not in ("float", "int", "categorical"):
-        raise ValueError(f"{where}: type is {kind!r}, must be one of float, int, categorical")
+        raise ValueError(f"{where}: type is {shown(kind)}, must be one of float, int, categorical")
     allowed = _CATEGORICAL_FIELDS if kind == "categorical" else _NUMERIC_FIELDS
     for key in definition:
         if key not in allowed:
             raise ValueError(
-                f"{where}: unknown field {key!r} for type {kind} (allowed: {', '.join(sorted(allowed))})"
+                f"{where}: unknown field {shown(key)} for type {kind} (allowed: {', '.join(sorted(allowed))})"
             )
     if kind == "categorical":
         return _parse_categorical(name, definition)
@@ -221,32 +252,63 @@ def _parse_categorical(name: str, definition: Mapping[str, Any]) -> CategoricalP
         raise ValueError(f"{where}: choices must be a list")
     if len(choices) == 0:
         raise ValueError(f"{where}: choices must not be empty")
-    seen: list[Scalar] = []
+    if len(choices) > MAX_CHOICES:
+        raise ValueError(f"{where}: {len(choices)} choices, at most {MAX_CHOICES} are allowed")
+    seen: set[tuple[type, Scalar]] = set()
     for choice in choices:
-        # Only JSON scalars: choices travel through workflow histories and must come back equal.
-        if choice is not None and not isinstance(choice, (str, int, float, bool)):
-            raise ValueError(f"{where}: choices must be strings, numbers, booleans or null, got {choice!r}")
-        if isinstance(choice, float) and not math.isfinite(choice):
-            raise ValueError(f"{where}: choices must be finite, got {choice!r}")
-        if any(type(c) is type(choice) and c == choice for c in seen):
+        _check_choice(where, choice)
+        # Keyed by type: 1 == True == 1.0 in Python, but they are different choices here.
+        key = (type(choice), choice)
+        if key in seen:
             raise ValueError(f"{where}: choices must be unique, {choice!r} appears twice")
-        seen.append(choice)
-    return CategoricalParam(name, tuple(seen))
+        seen.add(key)
+    return CategoricalParam(name, tuple(choices))
+
+
+def _check_choice(where: str, choice: Any) -> None:
+    """Only JSON scalars that come back equal from a workflow history (and from JSON in any language)."""
+    if choice is not None and not isinstance(choice, (str, int, float, bool)):
+        raise ValueError(f"{where}: choices must be strings, numbers, booleans or null, got {shown(choice)}")
+    if isinstance(choice, float) and not math.isfinite(choice):
+        raise ValueError(f"{where}: choices must be finite, got {choice!r}")
+    if isinstance(choice, int) and not isinstance(choice, bool) and abs(choice) > MAX_INT_MAGNITUDE:
+        raise ValueError(f"{where}: integer choices must be within ±{MAX_INT_MAGNITUDE:.0e}")
+    if isinstance(choice, float) and abs(choice) > MAX_FLOAT_MAGNITUDE:
+        raise ValueError(f"{where}: choices must be within ±{MAX_FLOAT_MAGNITUDE:g}, got {choice!r}")
+    if isinstance(choice, str):
+        if len(choice) > MAX_CHOICE_LENGTH:
+            raise ValueError(f"{where}: a choice is {len(choice)} characters, at most {MAX_CHOICE_LENGTH}")
+        if not choice.isprintable() or not _utf8(choice):
+            raise ValueError(f"{where}: choice {shown(choice)} holds control or unencodable characters")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def _number(where: str, field: str, value: Any, integer: bool) -> Any:
     if value is None:
         raise ValueError(f"{where}: {field} is required")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{where}: {field} must be {'an integer' if integer else 'a number'}, got {value!r}")
+        raise ValueError(
+            f"{where}: {field} must be {'an integer' if integer else 'a number'}, got {shown(value)}"
+        )
     if integer:
         if isinstance(value, float):
             if not value.is_integer():
                 raise ValueError(f"{where}: {field} must be an integer, got {value!r}")
             value = int(value)
+        if abs(value) > MAX_INT_MAGNITUDE:
+            raise ValueError(f"{where}: {field} is {shown(value)}, must be within ±{MAX_INT_MAGNITUDE:.0e}")
         return value
     if not math.isfinite(value):
         raise ValueError(f"{where}: {field} must be finite, got {value!r}")
+    if abs(value) > MAX_FLOAT_MAGNITUDE:
+        raise ValueError(f"{where}: {field} is {value!r}, must be within ±{MAX_FLOAT_MAGNITUDE:g}")
     return float(value)
 
 
@@ -257,7 +319,7 @@ def _parse_numeric(name: str, kind: str, definition: Mapping[str, Any]) -> Numer
     high = _number(where, "high", definition.get("high"), integer)
     log = definition.get("log", False)
     if not isinstance(log, bool):
-        raise ValueError(f"{where}: log must be true or false, got {log!r}")
+        raise ValueError(f"{where}: log must be true or false, got {shown(log)}")
     if low >= high:
         raise ValueError(f"{where}: low ({low}) must be < high ({high})")
     if log and low <= 0:
@@ -266,7 +328,11 @@ def _parse_numeric(name: str, kind: str, definition: Mapping[str, Any]) -> Numer
     if not integer:
         if step_value is not None:
             raise ValueError(f"{where}: step is only supported for type int")
-        return FloatParam(name, low, high, log)
+        param = FloatParam(name, low, high, log)
+        lo, hi = param.bounds
+        if hi - lo < max(_MIN_ABSOLUTE_SPAN, _MIN_RELATIVE_SPAN * max(abs(lo), abs(hi))):
+            raise ValueError(f"{where}: low ({low!r}) and high ({high!r}) are too close to search between")
+        return param
     step = 1 if step_value is None else _number(where, "step", step_value, True)
     if step < 1:
         raise ValueError(f"{where}: step is {step}, must be >= 1")

@@ -25,6 +25,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+from .checks import check_option as _check
 from .parzen import ParzenEstimator
 from .searcher import Observation, Searcher
 from .space import CategoricalParam, IntParam, Param, Space
@@ -43,18 +44,12 @@ TPE_OPTIONS = {
     "local_scale",
 }
 _LOCAL_TOP = 5  # the incumbent and the runners-up whose spread sizes a local step
-
-
-def _check(name: str, value: Any, kind: type, low: float | None = None, high: float | None = None) -> Any:
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValueError(f"{name} must be {kind.__name__}, got {value!r}")
-    if low is not None and value < low:
-        raise ValueError(f"{name} is {value}, must be >= {low}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} is {value}, must be <= {high}")
-    return value
+# Upper bounds that keep one proposal cheap inside a workflow task: a proposal costs about
+# candidates x kernels x parameters density evaluations, in pure Python.
+MAX_EI_CANDIDATES = 10_000
+MAX_TRIALS_OPTION = 1_000_000  # the spec's own bound on trials
+MAX_PRIOR_WEIGHT = 1e6
+MAX_LOCAL_SCALE = 100.0
 
 
 def ramp_weights(n: int, flat: int = 25) -> list[float]:
@@ -87,22 +82,25 @@ class TPESearcher(Searcher):
         local_scale: float = 0.5,
     ) -> None:
         super().__init__(space)
-        self.n_startup_trials = _check("n_startup_trials", n_startup_trials, int, 1)
-        self.n_ei_candidates = _check("n_ei_candidates", n_ei_candidates, int, 1)
+        self.n_startup_trials = _check("n_startup_trials", n_startup_trials, int, 1, MAX_TRIALS_OPTION)
+        self.n_ei_candidates = _check("n_ei_candidates", n_ei_candidates, int, 1, MAX_EI_CANDIDATES)
         self.gamma = _check("gamma", gamma, float, 0.0, 1.0)
         if self.gamma == 0:
             raise ValueError("gamma is 0.0, must be > 0")
-        self.max_good = _check("max_good", max_good, int, 1)
-        self.prior_weight = _check("prior_weight", prior_weight, float, 0.0)
+        self.max_good = _check("max_good", max_good, int, 1, MAX_TRIALS_OPTION)
+        self.prior_weight = _check("prior_weight", prior_weight, float, 0.0, MAX_PRIOR_WEIGHT)
         self.multivariate = _check("multivariate", multivariate, bool)
         self.constant_liar = _check("constant_liar", constant_liar, bool)
         # None: Optuna's "magic clip", a floor of span / min(100, n + 2); else a fixed fraction.
+        # Never 0: two equal observations would then get a kernel of width 0 (a division by zero).
         self.min_bandwidth = (
             None if min_bandwidth is None else _check("min_bandwidth", min_bandwidth, float, 0.0, 1.0)
         )
+        if self.min_bandwidth == 0:
+            raise ValueError("min_bandwidth is 0.0, must be > 0 (or left unset)")
         self.random_fraction = _check("random_fraction", random_fraction, float, 0.0, 1.0)
         self.local_fraction = _check("local_fraction", local_fraction, float, 0.0, 1.0)
-        self.local_scale = _check("local_scale", local_scale, float, 0.0)
+        self.local_scale = _check("local_scale", local_scale, float, 0.0, MAX_LOCAL_SCALE)
 
     def config(self) -> dict[str, Any]:
         return {"name": self.name} | {key: getattr(self, key) for key in sorted(TPE_OPTIONS)}
