@@ -159,10 +159,12 @@ def _child_env(settings: Settings) -> dict[str, str]:
     """The caller's settings (maybe not the environment's) as the child's environment."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        env[f"HPO_{name.upper()}"] = str(value)
+        # The secret (a SecretStr, which prints as "**********") goes by its AWS name below.
+        if name != "s3_secret_key":
+            env[f"HPO_{name.upper()}"] = str(value)
     # The S3 keys are read from the AWS names first: set those too, so the caller's win.
     env["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
-    env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key
+    env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key.get_secret_value()
     return env
 
 

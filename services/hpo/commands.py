@@ -19,7 +19,7 @@ from temporalio.service import RPCError
 
 from hpo.messages import CodeRef, PredictRequest, PredictResult, PriorTrial, Queues, SweepRequest, SweepStatus
 from hpo.report import failures, leaderboard
-from hpo.settings import Settings, temporal_ui_url
+from hpo.settings import Settings, dataset_bucket_allowed, dataset_bucket_refusal, temporal_ui_url
 from hpo.spec import SpecError, SweepSpec, load_spec
 from hpo.stack import EmbeddedStack, StackError
 from hpo.storage.s3 import ObjectStore, StorageUnavailable, split_s3_uri
@@ -64,7 +64,14 @@ async def preflight(settings: Settings, spec: SweepSpec | None = None) -> Client
     except StorageUnavailable as error:
         raise UserError(str(error)) from None
     if spec is not None and spec.dataset is not None and spec.dataset.source.startswith("s3://"):
-        bucket, key = split_s3_uri(spec.dataset.source)
+        try:
+            bucket, key = split_s3_uri(spec.dataset.source)
+        except ValueError as error:
+            raise UserError(f"dataset.source: {error}") from None
+        # The workers check their own allow-list before reading; checking ours here refuses
+        # the sweep before it starts instead of failing its first trial.
+        if not dataset_bucket_allowed(settings, bucket):
+            raise UserError(dataset_bucket_refusal(settings, spec.dataset.source, bucket))
         try:
             found = ObjectStore(settings, bucket=bucket).exists(key)
         except StorageUnavailable as error:

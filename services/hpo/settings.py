@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TRAINING_QUEUE = "hpo-training"
@@ -34,10 +34,16 @@ class Settings(BaseSettings):
     s3_access_key: str = Field(
         default="hpo-dev", validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "HPO_S3_ACCESS_KEY")
     )
-    s3_secret_key: str = Field(
-        default="hpo-dev-secret",
+    # A SecretStr: repr/str of the settings, logs and error messages show "**********";
+    # only the boto3 client and a child process's environment read the value.
+    s3_secret_key: SecretStr = Field(
+        default=SecretStr("hpo-dev-secret"),
         validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "HPO_S3_SECRET_KEY"),
     )
+    # Buckets besides s3_bucket that dataset.source may read (s3://BUCKET/...), comma-separated;
+    # "*" allows any bucket the credentials reach. The worker's setting decides what it reads
+    # (the client checks its own before starting a sweep, to fail early).
+    dataset_buckets: str = ""
 
     # Where `hpo up` keeps the embedded stack's state (Temporal DB, S3 data, logs).
     home: Path = Path(".hpo")
@@ -59,6 +65,25 @@ class Settings(BaseSettings):
     # Accelerators one training segment holds on this worker (GPUs per trial; 1 on a CPU
     # worker, whose slot counts as one accelerator): accelerator-seconds = wall seconds × this.
     accelerators_per_trial: float = Field(default=1.0, gt=0)
+
+
+def dataset_bucket_allowed(settings: Settings, bucket: str) -> bool:
+    """Whether dataset.source may read s3://`bucket`/...: the configured bucket, any listed in
+    HPO_DATASET_BUCKETS, or any at all when that lists "*"."""
+    listed = {name.strip() for name in settings.dataset_buckets.split(",") if name.strip()}
+    return bucket == settings.s3_bucket or bucket in listed or "*" in listed
+
+
+def dataset_bucket_refusal(settings: Settings, uri: str, bucket: str) -> str:
+    """The one-paragraph message for a dataset in a bucket the allow-list does not name."""
+    listed = ", ".join(name.strip() for name in settings.dataset_buckets.split(",") if name.strip())
+    return (
+        f"dataset.source: {uri} is in bucket {bucket!r}, which datasets may not be read from: the allowed "
+        f"buckets are {settings.s3_bucket!r} (HPO_S3_BUCKET)"
+        + (f" and {listed} (HPO_DATASET_BUCKETS)" if listed else "")
+        + f". Copy the file into s3://{settings.s3_bucket}/, or add {bucket!r} to HPO_DATASET_BUCKETS "
+        "(comma-separated) on the workers and here"
+    )
 
 
 def temporal_ui_url(settings: Settings) -> str | None:

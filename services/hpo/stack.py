@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -48,6 +49,21 @@ def _binary(name: str) -> str:
     if not found:
         raise StackError(f"the `{name}` binary is missing; run `bash scripts/setup.sh` to install it")
     return found
+
+
+def make_private_directory(path: Path) -> None:
+    """Create `path` readable by its owner only (0700), or tighten it to that when it exists with
+    looser permissions, saying so in one line: it holds the Temporal database, the S3 data
+    (datasets, checkpoints, the team's code) and logs, none of which other users may read."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        path.chmod(0o700)
+        print(
+            f"hpo: {path} (the stack's state) was readable by others ({mode:04o}); set it to 0700",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 @dataclass
@@ -105,7 +121,7 @@ class EmbeddedStack:
                 "HPO_S3_ENDPOINT": self.settings.s3_endpoint,
                 "HPO_S3_BUCKET": self.settings.s3_bucket,
                 "AWS_ACCESS_KEY_ID": self.settings.s3_access_key,
-                "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key,
+                "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key.get_secret_value(),
                 "HPO_CACHE_DIR": str(self.cache_dir),
                 "HPO_TRAINING_QUEUE": self.settings.training_queue,
                 "HPO_SWEEP_QUEUE": self.settings.sweep_queue,
@@ -148,7 +164,7 @@ class EmbeddedStack:
         raise StackError(f"{managed.name} did not listen on {host}:{port} within {READY_TIMEOUT_S:.0f}s")
 
     def start_servers(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        make_private_directory(self.home)
         t_host, t_port = self.settings.temporal_address.rsplit(":", 1)
         s3 = urlparse(self.settings.s3_endpoint)
         for what, host, port in (("Temporal", t_host, int(t_port)), ("S3", s3.hostname, s3.port)):

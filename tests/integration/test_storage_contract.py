@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from pydantic import SecretStr
 
 from hpo.storage.checkpoints import CheckpointStore, CorruptCheckpoint, step_of
 from hpo.storage.s3 import ObjectStore, StorageUnavailable
@@ -85,13 +86,13 @@ def test_idempotent_writes(checkpoints):
 
 
 def test_wrong_credentials_are_reported(stack):
-    settings = stack.settings.model_copy(update={"s3_secret_key": "wrong"})
+    settings = stack.settings.model_copy(update={"s3_secret_key": SecretStr("wrong")})
     with pytest.raises(StorageUnavailable, match="refused access"):
         ObjectStore(settings).ensure_bucket()
 
 
 def test_wrong_credentials_when_checking_a_key_are_reported(stack):
-    settings = stack.settings.model_copy(update={"s3_secret_key": "wrong"})
+    settings = stack.settings.model_copy(update={"s3_secret_key": SecretStr("wrong")})
     with pytest.raises(StorageUnavailable, match="refused to say whether s3://"):
         ObjectStore(settings).exists("datasets/any.csv")
 

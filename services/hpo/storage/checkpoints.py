@@ -112,8 +112,20 @@ def _canonical(value: Any) -> str:
     return json.dumps(numbers_as_floats(value), sort_keys=True)
 
 
+def check_trial_key(trial: str) -> str:
+    """`trial` when it is a prefix trial_prefix builds (every part checked); UnsafeKey otherwise.
+    Checkpoint keys are built from it, and pruning deletes under it."""
+    parts = trial.split("/") if isinstance(trial, str) else []
+    if parts[:1] != ["trials"] or len(parts) not in (3, 4):
+        raise UnsafeKey(f"{trial!r} is not a trial's storage prefix (trials/SWEEP[/SCOPE]/TRIAL)")
+    check_key_parts(parts[1], parts[-1], parts[2] if len(parts) == 4 else None)
+    return trial
+
+
 def checkpoint_prefix(trial: str, step: int) -> str:
-    return f"{trial}/ckpt/step-{step:09d}"
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise UnsafeKey(f"checkpoint step {step!r} cannot name storage: steps are integers >= 0")
+    return f"{check_trial_key(trial)}/ckpt/step-{step:09d}"
 
 
 def _directory_of(manifest_key: str) -> str:
@@ -136,15 +148,66 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class UnsafeCheckpointName(ValueError):
+    """A file name the checkpoint format cannot hold (see check_file_name)."""
+
+
+# What the checkpoint format defines as a file name: a relative POSIX path of plain parts.
+# A name becomes both an S3 key under the checkpoint's prefix and a path under a local
+# directory, so anything that could step out of either (absolute, `..`, backslashes that
+# another OS would read as separators, control characters, NUL) is refused, and the
+# manifest's own name is reserved: a data file called that would be overwritten by it.
+MAX_NAME_CHARS = 512
+MAX_PART_BYTES = 255  # the longest file name Linux and macOS file systems take
+
+
+def check_file_name(name: object) -> str:
+    """`name` when the checkpoint format can hold it; UnsafeCheckpointName saying why otherwise."""
+    if not isinstance(name, str) or not name:
+        return _unsafe(name, "it is empty or not a string")
+    if len(name) > MAX_NAME_CHARS:
+        return _unsafe(name, f"it is longer than {MAX_NAME_CHARS} characters")
+    if name.startswith("/"):
+        return _unsafe(name, "it is absolute; names are relative to the checkpoint directory")
+    if "\\" in name:
+        return _unsafe(name, "it holds a backslash; separate directories with /")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF for char in name):
+        return _unsafe(name, "it holds a control character, NUL or an unpaired surrogate")
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return _unsafe(name, "it has an empty, '.' or '..' part")
+        if len(part.encode()) > MAX_PART_BYTES:
+            return _unsafe(name, f"a part is longer than {MAX_PART_BYTES} bytes")
+    if name == MANIFEST:
+        return _unsafe(name, f"{MANIFEST} is the checkpoint's own manifest")
+    return name
+
+
+def _unsafe(name: object, why: str) -> str:
+    shown = repr(name)[:80]
+    raise UnsafeCheckpointName(
+        f"checkpoint file name {shown} is not allowed: {why}. A checkpoint holds files under its "
+        "directory, named by relative paths of plain parts (e.g. model.safetensors, tokenizer/vocab.txt)"
+    )
+
+
 def _inside(directory: Path, name: str, manifest_key: str) -> Path:
-    """A manifest's file name as a path under `directory`; a name that would land outside it
-    (absolute, `..`) marks a forged or broken manifest, never a file to write."""
-    parts = Path(name).parts
-    if not name or Path(name).is_absolute() or ".." in parts:
+    """A manifest's file name as a path under `directory`. A name the format does not allow, or
+    one that resolves outside `directory` (through a symlink already there), marks a forged or
+    broken manifest: CorruptCheckpoint, never a file written."""
+    try:
+        check_file_name(name)
+    except UnsafeCheckpointName as error:
         raise CorruptCheckpoint(
-            f"checkpoint manifest {manifest_key} names a file outside its directory: {name!r}"
+            f"checkpoint manifest {manifest_key} is corrupt: {error}; not loading it"
+        ) from None
+    path = directory.joinpath(*name.split("/"))
+    root = directory.resolve()
+    if not path.resolve().is_relative_to(root):
+        raise CorruptCheckpoint(
+            f"checkpoint manifest {manifest_key} is corrupt: file {name!r} resolves outside {root}; not loading it"
         )
-    return directory.joinpath(*parts)
+    return path
 
 
 class MissingCheckpoint(RuntimeError):
@@ -159,6 +222,9 @@ class CheckpointStore:
     def save(self, trial: str, step: int, files: dict[str, Path], meta: dict[str, Any]) -> str:
         """Upload `files`, then the manifest; prune older checkpoints. Returns the manifest key."""
         prefix = checkpoint_prefix(trial, step)
+        # Every name is checked before anything is uploaded: a refused name leaves no half checkpoint.
+        for name in files:
+            check_file_name(name)
         entries = {}
         for name, path in files.items():
             self.store.upload_file(path, f"{prefix}/{name}")
@@ -170,7 +236,9 @@ class CheckpointStore:
 
     def manifests(self, trial: str) -> list[str]:
         """Complete checkpoints of a trial, oldest first."""
-        keys = [key for key in self.store.list_keys(f"{trial}/ckpt/") if _STEP_DIR.search(key)]
+        keys = [
+            key for key in self.store.list_keys(f"{check_trial_key(trial)}/ckpt/") if _STEP_DIR.search(key)
+        ]
         return sorted(keys, key=step_of)
 
     def latest(self, trial: str, at_most_step: int | None = None) -> str | None:
@@ -181,11 +249,21 @@ class CheckpointStore:
         """Download and verify a checkpoint; returns local file paths and the manifest's meta."""
         if not self.store.exists(manifest_key):
             raise MissingCheckpoint(f"checkpoint s3://{self.store.bucket}/{manifest_key} does not exist")
+        step_of(manifest_key)  # a manifest key, nothing else: its directory names the data files
         manifest = self.store.get_json(manifest_key)
+        files = manifest.get("files") if isinstance(manifest, dict) else None
+        if not isinstance(files, dict) or not all(
+            isinstance(entry, dict) and isinstance(entry.get("sha256"), str) for entry in files.values()
+        ):
+            raise CorruptCheckpoint(
+                f"checkpoint manifest {manifest_key} is corrupt: it lists no files with their sha256; not loading it"
+            )
         directory = _directory_of(manifest_key)
+        # Every name is checked before anything is downloaded: a forged name writes nothing.
+        targets = {name: _inside(into, name, manifest_key) for name in files}
         paths = {}
-        for name, entry in manifest["files"].items():
-            path = _inside(into, name, manifest_key)
+        for name, entry in files.items():
+            path = targets[name]
             self.store.download_file(f"{directory}{name}", path)
             if _sha256_file(path) != entry["sha256"]:
                 raise CorruptCheckpoint(
@@ -193,7 +271,7 @@ class CheckpointStore:
                     "(corrupt or overwritten); delete that checkpoint's manifest to fall back to an older one"
                 )
             paths[name] = path
-        return paths, manifest["meta"]
+        return paths, manifest.get("meta", {})
 
     def _prune(self, trial: str, written: int) -> None:
         # Keep the newest few complete checkpoints: enough to survive one corrupt upload,
@@ -208,7 +286,7 @@ class CheckpointStore:
         """A finished trial keeps one checkpoint, `keep` (the one its result was scored on):
         delete the others and the data of uploads that never got a manifest. Returns the
         bytes released; releases nothing if `keep` is not a complete checkpoint of `trial`."""
-        objects = self.store.list_sizes(f"{trial}/ckpt/")
+        objects = self.store.list_sizes(f"{check_trial_key(trial)}/ckpt/")
         if keep not in objects or not _STEP_DIR.search(keep):
             return 0
         doomed = [key for key in objects if not key.startswith(_directory_of(keep))]

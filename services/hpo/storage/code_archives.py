@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import tarfile
 import tempfile
@@ -86,7 +87,12 @@ def pack(directory: Path, limit_bytes: int = DEFAULT_LIMIT_BYTES) -> bytes:
     return buffer.getvalue()
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
 def archive_key(sha256: str) -> str:
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise CodeArchiveError(f"code archive sha256 {sha256!r} is not 64 lowercase hex digits")
     return f"code/{sha256}.tar.gz"
 
 
@@ -101,6 +107,11 @@ def upload(store: ObjectStore, data: bytes) -> tuple[str, str]:
 
 def fetch(store: ObjectStore, key: str, sha256: str, cache_dir: Path) -> Path:
     """The extracted code on this worker: downloaded and verified once, then reused."""
+    # The sha256 names a local directory and the key an object: both only as archive_key builds them.
+    if key != archive_key(sha256):
+        raise CodeArchiveError(
+            f"code archive key {key!r} is not the key of sha256 {sha256} ({archive_key(sha256)})"
+        )
     target = cache_dir / "code" / sha256
     if target.is_dir():
         return target

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import boto3
 from botocore.config import Config
@@ -18,12 +19,24 @@ class StorageUnavailable(RuntimeError):
     """The S3 endpoint cannot be reached or refuses our credentials."""
 
 
+class StorageUnreachable(StorageUnavailable):
+    """The S3 endpoint does not answer at all (not started yet, wrong address)."""
+
+
 # What S3 servers (AWS, MinIO, SeaweedFS) answer for a missing bucket or key.
 _NOT_FOUND = ("404", "NoSuchBucket", "NoSuchKey", "NotFound")
 
 
 def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
+
+
+def create_bucket_options(region: str) -> dict[str, Any]:
+    """CreateBucket's arguments for `region`: AWS refuses a bucket outside us-east-1 without a
+    LocationConstraint naming the client's region (and refuses one naming us-east-1)."""
+    if not region or region == "us-east-1":
+        return {}
+    return {"CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
 class ObjectStore:
@@ -35,7 +48,7 @@ class ObjectStore:
             "s3",
             endpoint_url=settings.s3_endpoint,
             aws_access_key_id=settings.s3_access_key,
-            aws_secret_access_key=settings.s3_secret_key,
+            aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
             region_name=settings.s3_region,
             config=Config(
                 retries={"max_attempts": 5, "mode": "standard"},
@@ -45,11 +58,13 @@ class ObjectStore:
             ),
         )
 
-    def ensure_bucket(self) -> None:
-        """Create the bucket if missing; raise StorageUnavailable with a clear reason otherwise."""
+    def ensure_bucket(self) -> bool:
+        """Create the bucket if missing (True when this call created it); raise StorageUnavailable
+        with a clear reason otherwise. The one bucket-creation path: `hpo up`, the CLI's preflight
+        and the chart's init container (python -m hpo.storage.ensure_bucket) all come here."""
         try:
             self._client.head_bucket(Bucket=self.bucket)
-            return
+            return False
         except ClientError as error:
             code = _error_code(error)
             if code not in _NOT_FOUND:
@@ -58,18 +73,21 @@ class ObjectStore:
                     "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
                 ) from None
         except (EndpointConnectionError, BotoCoreError) as error:
-            raise StorageUnavailable(
+            raise StorageUnreachable(
                 f"S3 endpoint {self.endpoint} is unreachable ({error}); start it (`hpo up`) "
                 "or set HPO_S3_ENDPOINT"
             ) from None
         try:
-            self._client.create_bucket(Bucket=self.bucket)
+            self._client.create_bucket(Bucket=self.bucket, **create_bucket_options(self.settings.s3_region))
         except ClientError as error:
+            if _error_code(error) == "BucketAlreadyOwnedByYou":
+                return False  # created by another process between our HEAD and CREATE
             message = error.response.get("Error", {}).get("Message", "")
             raise StorageUnavailable(
                 f"S3 at {self.endpoint} has no bucket {self.bucket!r} and could not create it "
                 f"({_error_code(error)}: {message}); create it or set HPO_S3_BUCKET"
             ) from None
+        return True
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._client.put_object(Bucket=self.bucket, Key=key, Body=data)
@@ -121,8 +139,48 @@ class ObjectStore:
                 self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": chunk, "Quiet": True})
 
 
+# S3's bucket naming rules (general purpose buckets): 3-63 characters of lowercase letters,
+# digits, dots and hyphens, beginning and ending with a letter or digit, no two adjacent dots,
+# not formatted as an IP address.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_KEY_BYTES = 1024
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """Why `bucket` is not a valid S3 bucket name, or None when it is."""
+    if not _BUCKET.fullmatch(bucket):
+        return (
+            "bucket names are 3-63 characters of lowercase letters, digits, dots and hyphens, "
+            "beginning and ending with a letter or digit"
+        )
+    if ".." in bucket:
+        return "bucket names hold no two adjacent dots"
+    try:
+        ipaddress.IPv4Address(bucket)
+    except ValueError:
+        return None
+    return "bucket names are not IP addresses"
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc or not parsed.path.strip("/"):
-        raise ValueError(f"{uri!r} is not an s3://bucket/key URI")
-    return parsed.netloc, parsed.path.lstrip("/")
+    """(bucket, key) of an `s3://bucket/key` URI; ValueError saying what is wrong otherwise.
+
+    Parsed by hand, not with urllib: a `?` or `#` is part of an S3 key, not a query or fragment."""
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ValueError(f"{uri!r} is not an s3:// URI; write s3://bucket/path/to/file")
+    if any(ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF for char in uri):
+        raise ValueError(
+            f"{uri!r} holds a control character or an unpaired surrogate; write s3://bucket/path/to/file"
+        )
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    problem = bucket_name_problem(bucket)
+    if problem:
+        raise ValueError(f"{uri!r} names bucket {bucket!r}, which is not a valid S3 bucket name: {problem}")
+    if not key or key.startswith("/"):
+        raise ValueError(
+            f"{uri!r} names no object in bucket {bucket!r}; write s3://{bucket}/path/to/file "
+            "(one / after the bucket)"
+        )
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ValueError(f"{uri[:80]!r}... names a key longer than S3's {MAX_KEY_BYTES} bytes")
+    return bucket, key

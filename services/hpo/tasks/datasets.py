@@ -11,6 +11,7 @@ import importlib.util
 import io
 import json
 import random
+import stat
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,19 +26,84 @@ class DatasetError(ValueError):
 
 
 def read_source_bytes(source: str, store: Any) -> bytes:
-    """The bytes of a dataset file from a local path or an s3:// URI (`store`: an ObjectStore)."""
+    """The bytes of a dataset file from a local path or an s3:// URI (`store`: an ObjectStore).
+
+    An s3:// URI must name a bucket the worker's allow-list holds (its own bucket and
+    HPO_DATASET_BUCKETS): the worker's credentials may reach more buckets than a sweep's author
+    should read. A local path is checked after symlinks (checked_local_file)."""
     if source.startswith("s3://"):
+        from hpo.settings import dataset_bucket_allowed, dataset_bucket_refusal
         from hpo.storage.s3 import ObjectStore, split_s3_uri
 
-        bucket, key = split_s3_uri(source)
+        try:
+            bucket, key = split_s3_uri(source)
+        except ValueError as error:
+            raise DatasetError(f"dataset.source: {error}") from None
+        if not dataset_bucket_allowed(store.settings, bucket):
+            raise DatasetError(
+                dataset_bucket_refusal(store.settings, source, bucket) + " (refused by the worker)"
+            )
         other = ObjectStore(store.settings, bucket=bucket)
         if not other.exists(key):
             raise DatasetError(f"dataset {source} does not exist; upload it or fix dataset.source")
         return other.get_bytes(key)
-    path = Path(source)
-    if not path.is_file():
-        raise DatasetError(f"dataset file {source} does not exist on this worker; fix dataset.source")
-    return path.read_bytes()
+    return checked_local_file(Path(source), source).read_bytes()
+
+
+# Never datasets: kernel and device pseudo-files (/proc/self/environ holds the worker's
+# credentials), runtime secrets (/run/secrets, a pod's service-account token) and system
+# configuration. A path resolving under one of these is refused before a byte is read.
+SYSTEM_DIRECTORIES = tuple(Path(p) for p in ("/proc", "/sys", "/dev", "/run", "/var/run", "/etc", "/boot"))
+
+
+def checked_local_file(path: Path, source: str, within: Path | None = None) -> Path:
+    """The real path of dataset file `path` once it passes the rules for local datasets; a
+    DatasetError naming `source` (the user's dataset.source) otherwise.
+
+    Checked after symlinks, on the file actually read: it exists, is a regular file, lies
+    inside `within` (default: the directory holding `path`, so a link cannot lead a dataset
+    out of the directory the user named) and not under a system directory. Nothing is read
+    here, and no error quotes the file's content."""
+    named = path.absolute()
+    try:
+        resolved = named.resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a dangling link, a loop, no permission
+        raise DatasetError(
+            f"dataset file {source} does not exist on this worker (or cannot be reached); fix dataset.source"
+        ) from None
+    directory = (within or named.parent).resolve()
+    if not resolved.is_relative_to(directory):
+        raise DatasetError(
+            f"dataset file {source} is a symbolic link to {resolved}, outside {directory}: dataset "
+            "files are read only inside the directory that names them; copy the file there or name "
+            "its real path in dataset.source"
+        )
+    system = next((d for d in SYSTEM_DIRECTORIES if resolved.is_relative_to(d)), None)
+    if system is not None:
+        raise DatasetError(
+            f"dataset file {source} resolves to {resolved}, under the system directory {system}, "
+            "which holds no datasets; put the data in a directory of your own"
+        )
+    if not stat.S_ISREG(resolved.stat().st_mode):
+        raise DatasetError(
+            f"dataset file {source} is not a regular file (a directory, device or pipe); "
+            "name a .csv, .jsonl or .npz file in dataset.source"
+        )
+    return resolved
+
+
+def checked_local_directory(path: Path, source: str) -> Path:
+    """The real path of dataset directory `path` (e.g. CIFAR-10 batches), refused like a file
+    when it resolves under a system directory; its files are then checked one by one with
+    checked_local_file(..., within=this directory)."""
+    resolved = path.absolute().resolve()
+    system = next((d for d in SYSTEM_DIRECTORIES if resolved.is_relative_to(d)), None)
+    if system is not None:
+        raise DatasetError(
+            f"dataset directory {source} resolves to {resolved}, under the system directory {system}, "
+            "which holds no datasets; put the data in a directory of your own"
+        )
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -62,31 +128,104 @@ def parse_examples(data: bytes, fmt: str, text_field: str, label_field: str, sou
     text = data.decode("utf-8", errors="replace")
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
-        rows = list(reader)
+        rows, lines = [], []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
         columns = reader.fieldnames or []
+        short = next((line for row, line in zip(rows, lines, strict=True) if None in row.values()), None)
+        if short is not None:
+            raise DatasetError(f"{source}: line {short} has fewer fields than the header; fix or remove it")
     elif fmt == "jsonl":
-        try:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as error:
-            raise DatasetError(f"{source} is not JSON Lines (line {error.lineno}: {error.msg})") from None
-        if not all(isinstance(row, dict) for row in rows):
-            raise DatasetError(
-                f"{source}: every JSON Lines row must be an object with the text and label fields"
-            )
+        rows, lines = _jsonl_rows(text, source)
         columns = sorted(set().union(*rows)) if rows else []
     else:
         raise DatasetError(f"{source}: unsupported format {fmt!r}; use .csv or .jsonl")
     for field, role in ((text_field, "text_field"), (label_field, "label_field")):
         if rows and field not in columns:
             raise DatasetError(
-                f"{source} has no column {field!r} (dataset.{role}); its columns are {', '.join(columns)}"
+                f"{source} has no column {field!r} (dataset.{role}); its columns are {_column_list(columns)}"
             )
     if not rows:
         raise DatasetError(f"{source} holds no rows")
     missing = sum(1 for row in rows if text_field not in row or label_field not in row)
     if missing:
         raise DatasetError(f"{source}: {missing} row(s) lack {text_field!r} or {label_field!r}")
-    return [Example(str(row[text_field]), str(row[label_field])) for row in rows if row[text_field]]
+    labels = _labels(rows, lines, label_field, source)
+    return [
+        Example(str(row[text_field]), label)
+        for row, label in zip(rows, labels, strict=True)
+        if row[text_field]
+    ]
+
+
+def _jsonl_rows(text: str, source: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The objects of a JSON Lines text and the (1-based) line each came from."""
+    rows, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            # The decoder's message names what it expected, never the line's content.
+            raise DatasetError(f"{source} is not JSON Lines (line {number}: {error.msg})") from None
+        if not isinstance(row, dict):
+            raise DatasetError(
+                f"{source}: line {number} is a JSON {_json_type(row)}; every JSON Lines row must be an "
+                "object with the text and label fields"
+            )
+        rows.append(row)
+        lines.append(number)
+    return rows, lines
+
+
+def _labels(rows: list[dict[str, Any]], lines: list[int], field: str, source: str) -> list[str]:
+    """Each row's class name. Labels are all strings or all integers (unquoted numeric labels
+    work): a bool, null, float, list or object, or a mix of strings and integers, would
+    silently become classes like "True", "None", "1.0" or both "1" and 1, so they are refused
+    with the first line that breaks the rule (its type only, never its content)."""
+    first: tuple[str, int] | None = None
+    for row, line in zip(rows, lines, strict=True):
+        kind = _json_type(row[field])
+        if kind not in ("string", "integer"):
+            raise DatasetError(
+                f"{source}: line {line} has a {kind} in {field!r} (dataset.label_field); labels must be "
+                'strings or integers, e.g. "positive" or 1'
+            )
+        if first is None:
+            first = (kind, line)
+        elif kind != first[0]:
+            raise DatasetError(
+                f"{source}: line {line} has a{'n' if kind == 'integer' else ''} {kind} in {field!r} "
+                f"(dataset.label_field) but line {first[1]} has a{'n' if first[0] == 'integer' else ''} "
+                f"{first[0]}; use one type for every label (quote all numeric labels, or none)"
+            )
+    return [str(row[field]) for row in rows]
+
+
+def _json_type(value: object) -> str:
+    """JSON's name for the type of a decoded value (bool before int: True is an int in Python)."""
+    if value is None:
+        return "null"
+    for kind, name in ((bool, "boolean"), (str, "string"), (int, "integer"), (float, "float")):
+        if isinstance(value, kind):
+            return name
+    return "list" if isinstance(value, list) else "object"
+
+
+# Column names echo the first line of the file: only a few, shortened, so an error message
+# stays one paragraph and never carries more of a file than its header's names.
+_MAX_COLUMNS_SHOWN, _MAX_COLUMN_CHARS = 20, 40
+
+
+def _column_list(columns: Sequence[str]) -> str:
+    shown = [
+        repr(name if len(name) <= _MAX_COLUMN_CHARS else name[:_MAX_COLUMN_CHARS] + "...")
+        for name in list(columns)[:_MAX_COLUMNS_SHOWN]
+    ]
+    more = len(columns) - len(shown)
+    return (", ".join(shown) or "none") + (f" and {more} more" if more > 0 else "")
 
 
 def select_examples(

@@ -28,7 +28,14 @@ from typing import Any
 
 import numpy as np
 
-from hpo.tasks.datasets import DatasetError, content_sha256, read_source_bytes, split_order
+from hpo.tasks.datasets import (
+    DatasetError,
+    checked_local_directory,
+    checked_local_file,
+    content_sha256,
+    read_source_bytes,
+    split_order,
+)
 
 SYNTHETIC_SEED = 0
 SYNTHETIC_COUNT = 2000
@@ -296,11 +303,14 @@ def _as_label_indexes(
 
 
 def read_cifar_files(directory: Path) -> dict[str, bytes]:
-    """The bytes of the CIFAR-10 python batches (and batches.meta) present in `directory`."""
+    """The bytes of the CIFAR-10 python batches (and batches.meta) present in `directory`, each
+    checked after symlinks like any local dataset file (inside `directory`, a regular file)."""
+    source = str(directory)
+    directory = checked_local_directory(directory, source)
     files = {
-        name: (directory / name).read_bytes()
+        name: checked_local_file(directory / name, f"{source}/{name}", within=directory).read_bytes()
         for name in (*CIFAR_BATCHES, CIFAR_META)
-        if (directory / name).is_file()
+        if (directory / name).exists() or (directory / name).is_symlink()
     }
     if not any(name in files for name in CIFAR_BATCHES):
         present = ", ".join(sorted(path.name for path in directory.iterdir())[:10]) or "nothing"
