@@ -405,7 +405,7 @@ def _name_algorithm_field(message: str, options: dict[str, Any]) -> str:
     for name in options:
         if message.startswith(f"{name} "):
             return f"algorithm.options.{message}"
-    if message.startswith(("unknown option", "the grid has", "searcher is")):
+    if message.startswith(("unknown option", "the grid has")):
         return f"algorithm.options: {message}"
     return f"algorithm: {message}"
 

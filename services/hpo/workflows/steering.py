@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
@@ -52,12 +53,17 @@ T = TypeVar("T")
 
 
 def guarded(step: Callable[..., T], *args: Any) -> T:
-    """The search core rejects a configuration with ValueError: that fails the sweep at once
-    (a retry cannot fix it), instead of a workflow task retried forever."""
+    """Every call into the search core goes through here. It is pure and deterministic, so
+    whatever it raises (a ValueError for a configuration it rejects, or a ZeroDivisionError,
+    TypeError, OverflowError it should never have reached) would raise again on every retry:
+    fail the sweep at once with the message, instead of a workflow task retried forever."""
     try:
         return step(*args)
-    except ValueError as error:
-        raise ApplicationError(f"search: {error}", type="InvalidSearch", non_retryable=True) from error
+    except ApplicationError:
+        raise
+    except Exception as error:
+        kind = "" if isinstance(error, ValueError) else f"{type(error).__name__}: "
+        raise ApplicationError(f"search: {kind}{error}", type="InvalidSearch", non_retryable=True) from error
 
 
 class SteerableSweep:
@@ -85,8 +91,14 @@ class SteerableSweep:
                 # signal arrives at every await, and waiting for a quiet moment never ends.
                 # (Handlers are synchronous, so none is ever left unfinished here.)
                 state.scheduler = self.search.model_dump(mode="json")
+                try:
+                    carried = state.pack()
+                except ValueError as error:  # too large to carry: the same on every retry
+                    raise ApplicationError(
+                        str(error), type="SweepStateTooLarge", non_retryable=True
+                    ) from None
                 workflow.continue_as_new(
-                    self.request.model_copy(update={"carried": state.pack(), "warm_start": []})
+                    self.request.model_copy(update={"carried": carried, "warm_start": []})
                 )
             await self._send_cancels()
             await self._start_what_fits()
@@ -126,12 +138,14 @@ class SteerableSweep:
             self.state.scheduler = {}
             return
         spec = request.spec
+        # The search core first (pure, no command): a request started by hand with a
+        # configuration it refuses fails now, before any data is prepared.
+        self.scheduler = guarded(make_scheduler, spec)
         snapshot = None
         if spec.task.info.prepares_data:
             # Read and tokenize the data once, before any trial: a wrong field fails the sweep
             # with one message instead of failing every trial the same way.
             snapshot = await prepare_data(spec, request.queues, request.code)
-        self.scheduler = guarded(make_scheduler, spec)
         search = guarded(self.scheduler.new_state)
         if request.warm_start:
             prior = [(trial.params, trial.value) for trial in request.warm_start]
@@ -526,6 +540,13 @@ class SteerableSweep:
                 raise ValueError(f"{name} must be a positive number, got {new}")
             if old is not None and new < old:
                 raise ValueError(f"{name} can only grow: {old:g} → {new:g}")
+        budgets = ("max_cost", "max_accelerator_hours", "max_wall_time")
+        updates = {name: getattr(command, name) for name in budgets if getattr(command, name) is not None}
+        try:
+            # The bounds a spec's budget has (a budget is re-validated when the sweep continues-as-new).
+            BudgetSpec.model_validate(budget.model_dump() | updates)
+        except ValidationError as error:
+            raise ValueError("; ".join(f"{e['loc'][-1]}: {e['msg']}" for e in error.errors())) from None
 
     def control(self, command: ControlRequest) -> ControlResult:
         self.validate(command)
@@ -584,7 +605,10 @@ class SteerableSweep:
             if getattr(command, name) is not None
         }
         if budget_update:
-            state.budget = (state.budget or BudgetSpec()).model_copy(update=budget_update)
+            # Validated, not copied: the budget is re-read when the sweep continues-as-new.
+            state.budget = BudgetSpec.model_validate(
+                (state.budget or BudgetSpec()).model_dump() | budget_update
+            )
             changes.extend(f"{name} {value:g}" for name, value in budget_update.items())
         if spec_update:
             # Limits are not the search core's identity: the same state loads into a scheduler

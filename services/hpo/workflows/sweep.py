@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
@@ -64,7 +65,10 @@ async def release_checkpoints(
     return released.released_bytes
 
 
-@workflow.defn(name="SweepWorkflow")
+# A ValidationError fails the sweep, not its workflow task: the SDK raises it while decoding a
+# request whose spec the validators refuse (a request started by hand, not by `hpo sweep run`),
+# and a retried task would only decode the same payload again, forever.
+@workflow.defn(name="SweepWorkflow", failure_exception_types=[ValidationError])
 class SweepWorkflow:
     def __init__(self) -> None:
         self._request: SweepRequest | None = None
