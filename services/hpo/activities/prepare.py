@@ -5,7 +5,7 @@ from __future__ import annotations
 from temporalio import activity
 
 from hpo import stubs
-from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors
+from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors, user_facing
 from hpo.messages import PrepareRequest, SnapshotRef
 from hpo.tasks.registry import TaskContext, loaded_task
 
@@ -17,7 +17,8 @@ class PrepareActivities(ActivityBase):
         spec = request.spec
         with loaded_task(spec.task, self.code_dir(request.code)) as task:
             if task.prepare is None:
-                raise RuntimeError(f"task {spec.task.label} prepares no data")
+                # A config no retry can fix: fail once, with the task's name.
+                raise user_facing(f"task {spec.task.label} prepares no data", "InvalidTrialConfig")
             context = TaskContext(spec=spec, store=self.store, heartbeat=activity.heartbeat)
             snapshot = task.prepare(context)
         return SnapshotRef.model_validate(snapshot, from_attributes=True)

@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from hpo import stubs
 from hpo.activities.attempts import AttemptHistory
-from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors
+from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors, user_facing
 from hpo.activities.session import SegmentSession
 from hpo.messages import SegmentRequest, SegmentResult, TrainResult
 from hpo.storage.checkpoints import (
@@ -233,10 +233,10 @@ def _train(task: TaskImplementation, trial: Trial, session: SegmentSession) -> A
         kind = type(error).__name__
         if kind in NON_RETRYABLE:
             raise
-        raise ApplicationError(
+        # The user's own frames are in the message; hpo's and the process pool's are noise.
+        raise user_facing(
             f"trial {trial.trial_id}: the training code raised {kind}: {error}\n{_user_frames(error)}",
-            type="TrainingError",
-            non_retryable=True,
+            "TrainingError",
         ) from None
 
 
@@ -260,7 +260,7 @@ def _trial_prefix(request: SegmentRequest) -> str:
     try:
         return trial_prefix(request.sweep_id, request.trial_id, request.scope)
     except UnsafeKey as error:
-        raise ApplicationError(str(error), type="UnsafeKey", non_retryable=True) from None
+        raise user_facing(str(error), "UnsafeKey") from None
 
 
 def _meta(request: SegmentRequest) -> dict[str, Any]:
