@@ -254,6 +254,35 @@ def test_sweep_worker_runs_the_sweep_queue_on_cpu() -> None:
     assert "nodeSelector" not in pod
 
 
+def test_the_bucket_is_created_by_the_python_path() -> None:
+    """One bucket-creation path: the init container runs ObjectStore.ensure_bucket (which sends
+    the LocationConstraint AWS needs outside us-east-1), not an inline copy of it."""
+    pod = by_kind(documents("default"), "Deployment")["hpo-sweep-worker"]["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["name"] == "ensure-bucket"
+    assert init["command"] == ["python", "-m", "hpo.storage.ensure_bucket"]
+    module = pytest.importorskip("hpo.storage.ensure_bucket")
+    assert module.main.__module__ == "hpo.storage.ensure_bucket"
+    assert env_of(init)["HPO_S3_REGION"] == "us-east-1"
+    no_init = by_kind(documents("default", "--set", "s3.createBucket=false"), "Deployment")
+    assert "initContainers" not in no_init["hpo-sweep-worker"]["spec"]["template"]["spec"]
+
+
+def test_dataset_buckets_reach_every_hpo_container() -> None:
+    docs = documents("default", "--set", "s3.datasetBuckets={corpora,shared.data}")
+    for owner, pod in pod_specs(docs):
+        for container in containers(pod):
+            if "HPO_S3_BUCKET" in env_of(container):
+                assert env_of(container)["HPO_DATASET_BUCKETS"] == "corpora,shared.data", owner
+    default_worker = main_container(dict(pod_specs(documents("default")))["hpo-sweep-worker"])
+    assert env_of(default_worker)["HPO_DATASET_BUCKETS"] == ""  # the configured bucket only
+    bad = run(
+        _tool("helm"), "template", RELEASE, str(CHART), "-f", values_file("default"),
+        "--set", "s3.datasetBuckets={Not_A_Bucket}", check=False,
+    )  # fmt: skip
+    assert bad.returncode != 0 and "datasetBuckets" in bad.stderr
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_ladder_cronjob_is_a_suspended_template_wired_to_the_sweep_queue(scenario: str) -> None:
     docs = documents(scenario)

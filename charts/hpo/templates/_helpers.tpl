@@ -137,6 +137,8 @@ credentials come from the Secret by reference, never as values.
   value: {{ .Values.s3.bucket | quote }}
 - name: HPO_S3_REGION
   value: {{ .Values.s3.region | quote }}
+- name: HPO_DATASET_BUCKETS
+  value: {{ join "," .Values.s3.datasetBuckets | quote }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:
