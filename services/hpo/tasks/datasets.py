@@ -133,9 +133,6 @@ def parse_examples(data: bytes, fmt: str, text_field: str, label_field: str, sou
             rows.append(row)
             lines.append(reader.line_num)
         columns = reader.fieldnames or []
-        short = next((line for row, line in zip(rows, lines, strict=True) if None in row.values()), None)
-        if short is not None:
-            raise DatasetError(f"{source}: line {short} has fewer fields than the header; fix or remove it")
     elif fmt == "jsonl":
         rows, lines = _jsonl_rows(text, source)
         columns = sorted(set().union(*rows)) if rows else []
@@ -148,6 +145,11 @@ def parse_examples(data: bytes, fmt: str, text_field: str, label_field: str, sou
             )
     if not rows:
         raise DatasetError(f"{source} holds no rows")
+    # A CSV row shorter than the header gets None for the missing fields: never a class "None".
+    if fmt == "csv":
+        short = next((line for row, line in zip(rows, lines, strict=True) if None in row.values()), None)
+        if short is not None:
+            raise DatasetError(f"{source}: line {short} has fewer fields than the header; fix or remove it")
     missing = sum(1 for row in rows if text_field not in row or label_field not in row)
     if missing:
         raise DatasetError(f"{source}: {missing} row(s) lack {text_field!r} or {label_field!r}")
@@ -190,18 +192,21 @@ def _labels(rows: list[dict[str, Any]], lines: list[int], field: str, source: st
         kind = _json_type(row[field])
         if kind not in ("string", "integer"):
             raise DatasetError(
-                f"{source}: line {line} has a {kind} in {field!r} (dataset.label_field); labels must be "
+                f"{source}: line {line} has {_a(kind)} in {field!r} (dataset.label_field); labels must be "
                 'strings or integers, e.g. "positive" or 1'
             )
         if first is None:
             first = (kind, line)
         elif kind != first[0]:
             raise DatasetError(
-                f"{source}: line {line} has a{'n' if kind == 'integer' else ''} {kind} in {field!r} "
-                f"(dataset.label_field) but line {first[1]} has a{'n' if first[0] == 'integer' else ''} "
-                f"{first[0]}; use one type for every label (quote all numeric labels, or none)"
+                f"{source}: line {line} has {_a(kind)} in {field!r} (dataset.label_field) but line "
+                f"{first[1]} has {_a(first[0])}; use one type for every label (quote all numeric labels, or none)"
             )
     return [str(row[field]) for row in rows]
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _json_type(value: object) -> str:
