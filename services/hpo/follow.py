@@ -381,7 +381,7 @@ async def follow(
                 continue  # e.g. the sweep is failing: its result says why
             link.reached()
             for line in follower.events(status):
-                console.print(line)
+                say(console, line)
             running = [t for t in status.trials if t.status == "running"]
             live = {t.trial_id: await live_details(client, status.sweep_id, t) for t in running}
             board = follower.board(status, live)
@@ -400,5 +400,11 @@ async def follow(
     link.reached()
     final: SweepStatus = result.result()
     for line in follower.events(final):
-        console.print(line)
+        say(console, line)
     return final
+
+
+def say(console: Console, line: str) -> None:
+    """An event line as written: a failure's message may hold "[...]" (not markup) and must not
+    break into pieces at the console's width (a log is grepped for it)."""
+    console.print(line, markup=False, soft_wrap=True)

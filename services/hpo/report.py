@@ -96,7 +96,28 @@ def money_report(status: SweepStatus) -> Text | None:
 
 
 def failures(status: SweepStatus) -> list[str]:
-    return [f"{t.trial_id}: {t.error}" for t in status.trials if t.error]
+    """One line per failed trial: its id and why (a stopped or cancelled trial did not fail)."""
+    return [f"{t.trial_id}: {failure_reason(t)}" for t in status.trials if t.status == "failed" and t.error]
+
+
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def failure_reason(trial: TrialResult) -> str:
+    """Why a trial failed, to print after its id: its cause's message once, as the trial
+    workflow recorded it ("Type: message"), without the "trial tNNNN: " the line already says
+    and, should a Python traceback have slipped into it, that traceback's last line only."""
+    reason = (trial.error or "").strip()
+    if TRACEBACK in reason:
+        before, _, trace = reason.partition(TRACEBACK)
+        lines = [line.strip() for line in trace.replace('"""', "").splitlines() if line.strip()]
+        before = before.replace('"""', "").strip()
+        reason = " ".join(part for part in (before, lines[-1] if lines else "") if part)
+    kind, colon, rest = reason.partition(": ")
+    repeated = f"trial {trial.trial_id}: "
+    if colon and kind.isidentifier() and rest.startswith(repeated):
+        return f"{kind}: {rest.removeprefix(repeated)}"
+    return reason.removeprefix(repeated)
 
 
 def _scores(trial: TrialResult, metric: str) -> str:
@@ -129,7 +150,7 @@ def sweep_events(trial: TrialResult, seen: tuple[str, int] | None, metric: str) 
                 f"{trial.trial_id} stopped at rung {trial.rung} (not promoted): {_scores(trial, metric)}"
             )
         elif trial.status == "failed":
-            events.append(f"{trial.trial_id} failed: {trial.error}")
+            events.append(f"{trial.trial_id} failed: {failure_reason(trial)}")
     return events
 
 

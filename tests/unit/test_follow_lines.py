@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
+
+from rich.console import Console
+
+from hpo.follow import say
 from hpo.messages import SegmentRecord, TrainResult, TrialResult
-from hpo.report import running_line, sweep_events
+from hpo.report import failure_reason, failures, running_line, sweep_events
 
 
 def trial(status: str, segments: list[SegmentRecord], **fields) -> TrialResult:
@@ -42,3 +47,48 @@ def test_a_running_line_shows_progress_metrics_and_an_eta():
     line = running_line(running, {"step": 36, "metrics": {"loss": 0.25}}, now=160.0)
     assert line == "t0003  rung 1  step 36/54  loss 0.25  ETA 1m00s"
     assert running_line(running, None, now=160.0) == "t0003  rung 1  step 0/54"
+
+
+def test_a_failure_is_said_once_after_its_trial_id():
+    raised = trial("failed", [], error="TrainingError: trial t0003: the training code raised ValueError: x")
+    assert sweep_events(raised, ("running", 0), "acc") == [
+        "t0003 failed: TrainingError: the training code raised ValueError: x"
+    ]
+    plain = trial("failed", [], error="trial t0003: validation metric 'acc' is nan")
+    assert failure_reason(plain) == "validation metric 'acc' is nan"
+
+
+def test_a_traceback_in_a_failure_comes_down_to_its_last_line():
+    # What a process pool attaches to an exception (concurrent.futures' _RemoteTraceback).
+    remote = '\n"""\nTraceback (most recent call last):\n  File "x.py", line 3\nKeyError: \'segments\'\n"""'
+    assert failure_reason(trial("failed", [], error=remote)) == "KeyError: 'segments'"
+    assert failure_reason(trial("failed", [], error=f"ValueError: bad{remote}")) == (
+        "ValueError: bad KeyError: 'segments'"
+    )
+
+
+def test_only_failed_trials_are_failures():
+    from hpo.messages import SweepStatus
+    from hpo.spec import parse_spec
+
+    spec = parse_spec(
+        {
+            "name": "x",
+            "space": {"lr": {"type": "float", "low": 1e-5, "high": 1e-3}},
+            "trials": 2,
+            "training": {"max_steps": 40},
+        }
+    )
+    status = SweepStatus(
+        sweep_id="x-1", name="x", spec=spec, state="completed", objective_metric="acc", mode="max",
+        trials=[trial("cancelled", [], error="stopped at step 5; checkpoint at step 5"),
+                trial("failed", [], error="DatasetError: data.csv holds no rows")],
+    )  # fmt: skip
+    assert failures(status) == ["t0003: DatasetError: data.csv holds no rows"]
+
+
+def test_an_event_line_is_printed_as_written_in_one_piece():
+    out = io.StringIO()
+    line = "t0003 failed: labels [bold]x[/bold] absent; " + "long " * 40
+    say(Console(file=out, width=60), line)
+    assert out.getvalue() == line + "\n"
