@@ -31,7 +31,10 @@ DATASETS = {
     "one-class": (_rows("text,label"), "has 1 distinct value(s) in 'label'; classification needs at least 2"),
     "no-label-column": (_rows("text,sentiment"), "has no column 'label' (dataset.label_field)"),
     "no-rows": ("", "holds no rows"),
+    # dataset.labels names classes the data does not hold (see LABELS_ABSENT below).
+    "labels-absent": (_rows("text,label"), "has 0 distinct value(s) in 'label'"),
 }
+LABELS_ABSENT = {"labels": ["joy", "anger"]}
 
 
 @pytest.mark.parametrize("case", list(DATASETS))
@@ -41,7 +44,8 @@ async def test_a_bad_dataset_is_said_once_without_a_traceback(
     content, message = DATASETS[case]
     data = tmp_path / "data.csv"
     data.write_text(content)
-    spec = tiny_spec(tiny_model, data, name="bad-data", trials=2, training={"max_steps": 10})
+    dataset = {"source": str(data), **(LABELS_ABSENT if case == "labels-absent" else {})}
+    spec = tiny_spec(tiny_model, data, name="bad-data", trials=2, training={"max_steps": 10}, dataset=dataset)
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     sweep_id = new_sweep_id("bad-data")
