@@ -287,7 +287,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "predict":
         from hpo.predict_input import read_inputs
 
-        inputs = read_inputs(args.texts, args.file, sys.stdin)
+        inputs = read_inputs(args.texts, args.file, sys.stdin, args.target)
         return asyncio.run(commands.predict(settings, args.target, inputs))
     if args.command == "report":
         from hpo.report_command import report

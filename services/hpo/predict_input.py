@@ -25,7 +25,7 @@ REQUEST_RESERVE_BYTES = 64 * 1024
 INPUTS_BUDGET_BYTES = PAYLOAD_LIMIT_BYTES - REQUEST_RESERVE_BYTES
 
 
-def read_inputs(arguments: list[str], file: str | None, stdin: TextIO) -> list[str]:
+def read_inputs(arguments: list[str], file: str | None, stdin: TextIO, target: str = "TARGET") -> list[str]:
     """The inputs in order (arguments, then the file's), each a string `hpo predict` parses
     as an INPUT argument; a lone `-` argument means stdin, like `--file -`."""
     if arguments == [STDIN] and file is None:
@@ -38,7 +38,7 @@ def read_inputs(arguments: list[str], file: str | None, stdin: TextIO) -> list[s
             "predict needs inputs: give them as arguments, in a file (--file PATH: one per line, "
             "or a .json array), or on stdin (--file - or -)"
         )
-    check_size(inputs)
+    check_size(inputs, hint=(target, file if file not in (None, STDIN) else "INPUTS"))
     return inputs
 
 
@@ -74,7 +74,9 @@ def encoded_size(inputs: list[str]) -> int:
     return len(json.dumps(inputs, ensure_ascii=False, separators=(",", ":")).encode())
 
 
-def check_size(inputs: list[str], budget: int = INPUTS_BUDGET_BYTES) -> None:
+def check_size(
+    inputs: list[str], budget: int = INPUTS_BUDGET_BYTES, hint: tuple[str, str] = ("TARGET", "INPUTS")
+) -> None:
     """Refuse, before sending, inputs that Temporal would refuse: say the limit and how to split."""
     size = encoded_size(inputs)
     if size <= budget:
@@ -91,8 +93,8 @@ def check_size(inputs: list[str], budget: int = INPUTS_BUDGET_BYTES) -> None:
     raise UserError(
         f"the {len(inputs)} inputs come to {_mb(size)}; one prediction request carries at most "
         f"{_mb(budget)} of inputs (Temporal's payload limit is {limit}): split them into parts of "
-        f"about {per_request} inputs, e.g. `split -l {per_request} INPUTS part-`, and run "
-        "`hpo predict TARGET --file PART` for each part"
+        f"about {per_request} inputs, e.g. `split -l {per_request} {hint[1]} part-`, and run "
+        f"`hpo predict {hint[0]} --file PART` for each part"
     )
 
 

@@ -87,9 +87,10 @@ def test_inputs_over_the_limit_are_refused_with_how_to_split(tmp_path):
     line = "a review that goes on and on " * 10
     path.write_text("\n".join([line] * 12_000))  # about 3.5 MB
     with pytest.raises(UserError) as refused:
-        read_inputs([], str(path), NO_STDIN)
+        read_inputs([], str(path), NO_STDIN, "s1")
     message = str(refused.value)
     assert "the 12000 inputs come to 3.4 MiB" in message
+    assert f"{path} part-`, and run `hpo predict s1 --file PART` for each part" in message
     assert "Temporal's payload limit is 2 MiB" in message and "split -l" in message
     per_part = int(message.split("parts of about ")[1].split()[0])
     assert encoded_size([line] * per_part) <= INPUTS_BUDGET_BYTES < encoded_size([line] * (2 * per_part))
