@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -225,8 +226,7 @@ async def sweep_run(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(final.model_dump_json(indent=1))
     console.print(leaderboard(final))
-    for line in failures(final):
-        console.print(f"[red]failed[/red] {line}")
+    _print_failures(final)
     completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
     console.print(f"{len(completed)}/{len(final.trials)} trials scored; best {final.best_trial_id}")
     if final.state == "stopped":
@@ -409,11 +409,18 @@ async def sweep_watch(settings: Settings, sweep_id: str) -> int:
     return 0 if any(t.objective is not None for t in final.trials) else 1
 
 
+def _print_failures(status: SweepStatus) -> None:
+    """Why each failed trial failed, one unwrapped line each (a reason is never cut mid-line)."""
+    for line in failures(status):
+        console.print(Text.assemble(("failed", "red"), f" {line}"), soft_wrap=True)
+
+
 async def sweep_status(settings: Settings, sweep_id: str) -> int:
     """Leaderboard and state; exit code 1 when the sweep failed (or was terminated ...)."""
     client = await preflight(settings)
     status = await _status_of(client, sweep_id, settings.sweep_queue)
     console.print(leaderboard(status))
+    _print_failures(status)
     if status.counts:
         states = ", ".join(f"{n} {state}" for state, n in sorted(status.counts.items()))
         planned = f" of {status.trials_planned} planned" if status.trials_planned else ""
@@ -461,7 +468,9 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
             result_type=PredictResult,
         )
     except WorkflowFailureError as error:
-        raise UserError(f"prediction from {sweep_id}/{trial_id} failed: {root_cause(error)}") from None
+        from hpo.follow import failure_cause
+
+        raise UserError(f"prediction from {sweep_id}/{trial_id} failed: {failure_cause(error)}") from None
     console.print(f"trial {sweep_id}/{result.trial_id}")
     for text, prediction in zip(texts, result.predictions, strict=False):
         console.print(_prediction_line(text, prediction))

@@ -223,3 +223,16 @@ def test_a_plain_application_error_would_carry_the_remote_traceback():
 
 def raise_plain_application_error() -> None:
     raise ApplicationError(ONE_CLASS, type="DatasetError", non_retryable=True)
+
+
+def test_a_checkpoint_name_the_format_refuses_fails_the_trial_once():
+    # A name the trial's own code chose: a retry would save it again and fail again.
+    from hpo.storage.checkpoints import UnsafeCheckpointName
+
+    @fail_fast_on_permanent_errors
+    def save_a_bad_name() -> None:
+        raise UnsafeCheckpointName("checkpoint file name '../x' leaves the checkpoint")
+
+    with pytest.raises(UserFacingError) as raised:
+        save_a_bad_name()
+    assert raised.value.non_retryable and raised.value.type == "UnsafeCheckpointName"

@@ -26,6 +26,8 @@ NON_RETRYABLE = (
     "UserCodeError",
     "TrialError",
     "CodeArchiveError",
+    # A trial saved a checkpoint file under a name the format refuses: its code's fault.
+    "UnsafeCheckpointName",
 )
 
 
