@@ -1,0 +1,162 @@
+"""``ModelBasedSearcher``: one Optuna sampler behind hpo's stateless ``Searcher`` interface.
+
+Every call rebuilds an in-memory Optuna study from the observations (COMPLETE trials, loss
+minimised) and the pending configurations (RUNNING trials), seeds a fresh sampler from the
+proposal's RNG (itself derived from the sweep's seed and the proposal counter) and asks it for one
+trial. Nothing survives between calls, so the same inputs always give the same suggestion and a
+recorded suggestion can be reproduced from history alone. The price is refitting the model every
+call, which Optuna's own GPSampler would partly cache; ``max_observations`` caps that cost.
+
+Pending trials: GPSampler 5.0 conditions on RUNNING trials through q-batch log expected
+improvement (qLogEI: the running points are sampled jointly from the GP posterior, a Monte-Carlo
+"fantasy" rather than a constant liar or Kriging believer); TPESampler's ``constant_liar`` (on by
+default) counts them as bad results. A suggestion that repeats a pending or already observed
+configuration (likely in small discrete spaces) is replaced by a fresh random one, since a repeat
+costs a whole training run and noise is the model's job, not repetition's.
+
+Noise: GPSampler fits a noise variance (Gamma prior, floor 1e-6 on standardised losses) unless
+``deterministic_objective=True``; TPE is rank-based and indifferent to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState, create_trial
+
+from hpo.search.searcher import Observation, Searcher
+from hpo.search.space import Space
+
+from .distributions import from_optuna_params, to_optuna_distributions, to_optuna_params
+from .samplers import build_sampler, check_options, sampler_class_name
+
+
+class _QuietStudyCreation(logging.Filter):
+    """Drops Optuna's "A new study created in memory" line, which every suggestion would print."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("A new study created in memory")
+
+
+logging.getLogger("optuna.storages._in_memory").addFilter(_QuietStudyCreation())
+
+#: Random draws tried before a repeat is accepted (a tiny discrete space may be exhausted).
+_DEDUP_TRIES = 100
+
+
+class ModelBasedSearcher(Searcher):
+    def __init__(
+        self,
+        space: Space,
+        sampler: str = "GPSampler",
+        sampler_options: Mapping[str, Any] | None = None,
+        max_observations: int | None = None,
+    ) -> None:
+        super().__init__(space)
+        self.sampler = sampler_class_name(sampler)
+        self.sampler_options = dict(sampler_options or {})
+        check_options(self.sampler, self.sampler_options)
+        if max_observations is not None and (
+            isinstance(max_observations, bool)
+            or not isinstance(max_observations, int)
+            or max_observations < 1
+        ):
+            raise ValueError(f"max_observations must be a positive integer or null, got {max_observations!r}")
+        self.max_observations = max_observations
+        self.name = "gp" if self.sampler == "GPSampler" else f"optuna:{self.sampler}"
+        self._distributions = to_optuna_distributions(space)
+
+    @property
+    def wants_observations(self) -> bool:
+        return True
+
+    @property
+    def min_observations(self) -> int:
+        return int(self.sampler_options.get("n_startup_trials", 10))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "sampler": self.sampler,
+            "options": dict(self.sampler_options),
+            "max_observations": self.max_observations,
+        }
+
+    def suggest(
+        self,
+        rng: random.Random,
+        index: int,
+        observations: Sequence[Observation],
+        pending: Sequence[dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        seed = rng.randrange(2**31)
+        study = self._study(seed, self._kept(observations), pending)
+        with warnings.catch_warnings():
+            # Experimental-argument warnings would repeat on every call of a durable sweep.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            trial = study.ask(self._distributions)
+        params = from_optuna_params(self.space, trial.params)
+        return self._unrepeated(params, rng, observations, pending)
+
+    def _kept(self, observations: Sequence[Observation]) -> list[Observation]:
+        """Finite losses only (Optuna refuses NaN), capped to the best and the most recent ones.
+
+        A GP fit costs O(n^3) per likelihood step, so a long sweep would slow every proposal; the
+        cap keeps the best half (where the optimum is) and the most recent half (where the search is).
+        """
+        finite = [o for o in observations if math.isfinite(o.loss)]
+        cap = self.max_observations
+        if cap is None or len(finite) <= cap:
+            return finite
+        best = sorted(range(len(finite)), key=lambda i: (finite[i].loss, i))[: cap // 2]
+        chosen = set(best)
+        for i in range(len(finite) - 1, -1, -1):
+            if len(chosen) >= cap:
+                break
+            chosen.add(i)
+        return [finite[i] for i in sorted(chosen)]
+
+    def _study(
+        self, seed: int, observations: Sequence[Observation], pending: Sequence[dict[str, Any]]
+    ) -> optuna.Study:
+        sampler = build_sampler(self.sampler, self.sampler_options, seed)
+        study = optuna.create_study(direction="minimize", sampler=sampler)
+        dists = self._distributions
+        trials = [
+            create_trial(value=o.loss, params=to_optuna_params(self.space, o.params), distributions=dists)
+            for o in observations
+        ]
+        trials += [
+            create_trial(
+                state=TrialState.RUNNING, params=to_optuna_params(self.space, p), distributions=dists
+            )
+            for p in pending
+        ]
+        study.add_trials(trials)
+        return study
+
+    def _unrepeated(
+        self,
+        params: dict[str, Any],
+        rng: random.Random,
+        observations: Sequence[Observation],
+        pending: Sequence[dict[str, Any]],
+    ) -> dict[str, Any]:
+        seen = {_key(o.params) for o in observations} | {_key(p) for p in pending}
+        candidate = params
+        for _ in range(_DEDUP_TRIES):
+            if _key(candidate) not in seen:
+                return candidate
+            candidate = self.space.sample(rng)
+        return params
+
+
+def _key(params: Mapping[str, Any]) -> tuple[tuple[str, str, Any], ...]:
+    # The type is part of the key: 1, 1.0 and True are different choices.
+    return tuple(sorted((k, type(v).__name__, v) for k, v in params.items()))
