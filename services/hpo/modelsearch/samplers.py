@@ -48,7 +48,7 @@ _RESERVED = {
 #: "falling back to independent sampling" warning, which would fire for every pending trial.
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "GPSampler": {"warn_independent_sampling": False},
-    "TPESampler": {"multivariate": True, "warn_independent_sampling": False},
+    "TPESampler": {"multivariate": True},
 }
 
 
@@ -74,6 +74,8 @@ def check_options(class_name: str, options: Mapping[str, Any]) -> dict[str, Any]
     """Unknown options and non-JSON values fail here, each message naming the option."""
     allowed = allowed_options(class_name)
     for key, value in options.items():
+        if key == "seed":
+            raise ValueError(f"option 'seed' of sampler {class_name} is set by hpo, from the sweep's seed")
         if key not in allowed:
             raise ValueError(
                 f"unknown option {key!r} for sampler {class_name} (allowed: {', '.join(sorted(allowed))})"
