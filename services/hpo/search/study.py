@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .actions import Create, Finish, Promote
+from .auto import choose_searcher
 from .factory import build_scheduler
+from .fifo import FIFOScheduler
 from .scheduler import Scheduler
-from .space import Space
+from .space import Space, parse_space
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,12 @@ class Study:
         return self._running.pop(trial_id)
 
 
+#: Searchers offered here beyond the workflow's algorithms: their maths needs numpy/torch, so they
+#: live in hpo.modelsearch (imported only when asked for) and "auto" picks between gp and tpe.
+MODEL_BASED = ("gp", "optuna")
+FACADE_ONLY = (*MODEL_BASED, "auto")
+
+
 def create(
     algorithm: str,
     space: Mapping[str, Any] | Space,
@@ -92,5 +100,36 @@ def create(
     **options: Any,
 ) -> Study:
     """``hpo.search.create("tpe", space, mode="min", seed=0, num_trials=100)``; ``prior``:
-    ``(params, value)`` results of earlier runs to warm-start the searcher with."""
+    ``(params, value)`` results of earlier runs to warm-start the searcher with.
+
+    Beyond the workflow's algorithms: ``"gp"`` (Optuna's GPSampler; options ``n_startup_trials``,
+    ``deterministic_objective``, ``max_observations``), ``"optuna"`` with ``sampler="TPESampler"``
+    (or ``"GPSampler"``, ``"RandomSampler"``) and that sampler's options, and ``"auto"``, which picks
+    ``gp`` or ``tpe`` from the space, ``num_trials`` and ``max_concurrent`` (see ``search/auto.py``).
+    """
+    if algorithm == "auto":
+        parsed = parse_space(space)
+        chosen = choose_searcher(parsed, options.get("num_trials"), options.get("max_concurrent", 1))
+        return create(chosen, parsed, mode=mode, seed=seed, prior=prior, **options)
+    if algorithm in MODEL_BASED:
+        return Study(_model_based_scheduler(algorithm, parse_space(space), mode, seed, dict(options)), prior)
     return Study(build_scheduler(algorithm, space, mode=mode, seed=seed, **options), prior)
+
+
+def _model_based_scheduler(
+    algorithm: str, space: Space, mode: Literal["min", "max"], seed: int, options: dict[str, Any]
+) -> Scheduler[Any]:
+    # Imported here, never at module level: hpo.search runs inside Temporal's workflow sandbox,
+    # which must not import optuna, numpy or torch (tests/unit/search/test_model_based.py checks).
+    from ..modelsearch import ModelBasedSearcher
+
+    common = {key: options.pop(key) for key in ("num_trials", "max_concurrent") if key in options}
+    max_observations = options.pop("max_observations", None)
+    if algorithm == "gp":
+        sampler = "GPSampler"
+    elif "sampler" not in options:
+        raise ValueError("algorithm optuna needs sampler=, e.g. sampler='TPESampler'")
+    else:
+        sampler = options.pop("sampler")
+    searcher = ModelBasedSearcher(space, sampler, options, max_observations=max_observations)
+    return FIFOScheduler(space, searcher, algorithm=searcher.name, mode=mode, seed=seed, **common)
