@@ -7,6 +7,7 @@ across Temporal boundaries unchanged (no torch, boto3 or numpy).
 from __future__ import annotations
 
 import math
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -641,7 +642,9 @@ def resolve_local_paths(spec: SweepSpec, base: Path) -> SweepSpec:
     if spec.dataset is not None:
         source = spec.dataset.source
         if not (source in spec.task.info.builtin_datasets or source.startswith("s3://")):
-            resolved = _resolve(source, base)
+            # Lexically absolute, links kept: the worker checks where a symlink leads against
+            # the directory that names it (a link resolved here would hide where it pointed).
+            resolved = Path(os.path.abspath(_resolve(source, base, follow_links=False)))
             if not resolved.exists():
                 raise SpecError(
                     f"dataset.source: file {resolved} does not exist; give a path relative to the spec file, "
@@ -659,5 +662,7 @@ def resolve_local_paths(spec: SweepSpec, base: Path) -> SweepSpec:
     return spec
 
 
-def _resolve(path: str, base: Path) -> Path:
-    return Path(path) if Path(path).is_absolute() else (base / path).resolve()
+def _resolve(path: str, base: Path, follow_links: bool = True) -> Path:
+    if Path(path).is_absolute():
+        return Path(path)
+    return (base / path).resolve() if follow_links else base / path

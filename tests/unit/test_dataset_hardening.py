@@ -173,3 +173,21 @@ def test_the_worker_refuses_a_dataset_bucket_not_allowed_before_any_request():
     assert "refused by the worker" in message
     with pytest.raises(DatasetError, match="dataset.source: 's3://payroll' names no object"):
         read_source_bytes("s3://payroll", store)
+
+
+def test_a_relative_dataset_link_in_a_spec_keeps_its_name_for_the_worker_check(tmp_path, secret_file):
+    # The spec's relative path is made absolute without following the link, so the worker
+    # still sees the link and where it leads (resolving it on the client would hide that).
+    from hpo.spec import load_spec
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").symlink_to(secret_file)
+    spec_file = tmp_path / "sweep.yaml"
+    spec_file.write_text(
+        "name: linked\ntask: text-classification\ndataset: {source: data/x.csv}\ntrials: 1\n"
+        "space: {lr: {type: float, low: 0.0001, high: 0.1}}\ntraining: {max_steps: 10}\n"
+    )
+    source = load_spec(spec_file).dataset.source
+    assert source == str(tmp_path / "data" / "x.csv")
+    with pytest.raises(DatasetError, match="outside"):
+        read_source_bytes(source, store=None)
