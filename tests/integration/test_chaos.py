@@ -146,3 +146,9 @@ def test_the_ledger_counts_every_fault(outcome):
     assert faulty.retries >= kills, faulty
     assert faulty.preemptions >= 2, faulty
     assert faulty.lost_s > 0, faulty
+    # Per trial: a trial that trained steps again lost an execution to a kill (a preempted one
+    # checkpoints where it stops), and its ledger must say so, whatever ran before that kill.
+    for trial in outcome.report.faulty.status.trials:
+        retrained = outcome.faulty_steps[trial.trial_id] - MAX_STEPS
+        if retrained > 0:
+            assert trial.retries >= 1, (trial.trial_id, retrained, trial.train)
