@@ -114,7 +114,7 @@ def test_a_forged_manifest_is_skipped_for_the_older_checkpoint(tmp_path, stack, 
 
     scratch = tmp_path / "a" / "b" / "c" / "scratch"
     scratch.mkdir(parents=True)
-    key, restored = TrainingActivities(stack.settings)._restore(trial, request, scratch, None)
+    key, restored, _ = TrainingActivities(stack.settings)._restore(trial, request, scratch, None)
 
     assert key == good
     assert restored is not None and (restored / "state.pt").read_bytes() == b"the real state"

@@ -239,12 +239,12 @@ def test_restore_skips_a_checkpoint_saved_with_another_trials_params(tmp_path, c
     scratch = tmp_path / "scratch"
 
     with caplog.at_level(logging.WARNING):
-        key, directory = activities._restore(trial, _request(PARAMS), scratch, None)
+        key, directory, _ = activities._restore(trial, _request(PARAMS), scratch, None)
     assert key == own and directory is not None and (directory / "state.bin").is_file()
     assert "with params" in caplog.text and "'lr': 0.3" in caplog.text and "'lr': 0.01" in caplog.text
     assert not (scratch / "restored-40").exists()  # the foreign download is not left behind
 
-    key, directory = activities._restore(trial, _request({**PARAMS, "lr": 0.5}), tmp_path / "s2", None)
+    key, directory, _ = activities._restore(trial, _request({**PARAMS, "lr": 0.5}), tmp_path / "s2", None)
     assert (key, directory) == (None, None)
 
 
@@ -256,7 +256,7 @@ def test_restore_ignores_a_heartbeat_naming_a_checkpoint_outside_this_trial(tmp_
         checkpoints, other, 20, tmp_path, {"sweep_id": "ladder", "trial_id": "t0003", "params": PARAMS}
     )
     mine = trial_prefix("ladder", "t0003", SCOPE)
-    key, _ = _activities(tmp_path, store)._restore(
+    key, _, _ = _activities(tmp_path, store)._restore(
         mine, _request(PARAMS, SCOPE), tmp_path / "scratch", elsewhere
     )
     assert key is None
@@ -283,3 +283,21 @@ def test_hpo_run_refuses_a_bad_sweep_id_before_anything_starts(sweep_id, monkeyp
             trials=1,
             sweep_id=sweep_id,
         )
+
+
+def test_a_checkpoint_keeps_the_metrics_reported_before_it(tmp_path):
+    # Resumed from its final checkpoint, a segment trains no step and reports nothing: its
+    # result's metrics come from the manifest (older manifests have none: no metrics).
+    from hpo.activities.segment import _checkpoint_metrics
+
+    store = FolderStore(tmp_path / "s3")
+    checkpoints = CheckpointStore(store, keep_last=5)  # type: ignore[arg-type]
+    trial = trial_prefix("ladder", "t0003")
+    meta = {"sweep_id": "ladder", "trial_id": "t0003", "params": PARAMS, "metrics": {"loss": 0.25, "acc": 1}}
+    _save(checkpoints, trial, 100, tmp_path, meta)
+    key, directory, restored_meta = _activities(tmp_path, store)._restore(
+        trial, _request(PARAMS), tmp_path / "scratch", None
+    )
+    assert key is not None and _checkpoint_metrics(restored_meta) == {"loss": 0.25, "acc": 1.0}
+    assert _checkpoint_metrics({"metrics": {"loss": "x", "ok": True, "n": 2}}) == {"n": 2.0}
+    assert _checkpoint_metrics({}) == {}

@@ -54,17 +54,42 @@ def _last_heartbeat() -> dict[str, Any]:
     return details[0] if details and isinstance(details[0], dict) else {}
 
 
+def _previous_execution(request: SegmentRequest) -> dict[str, Any]:
+    """The details of the execution this one follows. A retried attempt follows the attempt
+    that died: its last heartbeat (which already carries the totals of every execution before
+    it). A first attempt after a preemption follows the stopped execution, whose details the
+    trial workflow hands back in `request.previous` (a retry gets the same request, so that
+    must not win over the dead attempt's heartbeat, or the crash's seconds would vanish)."""
+    heartbeat = _last_heartbeat()
+    if activity.info().attempt > 1 and heartbeat:
+        return heartbeat
+    return request.previous or heartbeat
+
+
+def _checkpoint_metrics(meta: dict[str, Any]) -> dict[str, float]:
+    """The metrics last reported before a checkpoint, from its manifest (older checkpoints
+    carry none): a segment resumed from its final checkpoint trains no step and reports
+    nothing, yet its result must keep them."""
+    metrics = meta.get("metrics")
+    if not isinstance(metrics, dict):
+        return {}
+    return {
+        name: float(value)
+        for name, value in metrics.items()
+        if isinstance(name, str) and isinstance(value, int | float) and not isinstance(value, bool)
+    }
+
+
 class TrainingActivities(ActivityBase):
     @activity.defn(name=stubs.TRAIN_SEGMENT)
     @fail_fast_on_permanent_errors
     def train_segment(self, request: SegmentRequest) -> SegmentResult:
-        # After a preemption the trial workflow hands the stopped execution's details back in.
-        previous = request.previous or _last_heartbeat()
+        previous = _previous_execution(request)
         prefix = _trial_prefix(request)
         with self.scratch() as scratch_name:
             scratch = Path(scratch_name)
             code_dir = self.code_dir(request.code)
-            restored_key, restored_dir = self._restore(
+            restored_key, restored_dir, restored_meta = self._restore(
                 prefix, request, scratch, previous.get("checkpoint_key")
             )
             restored_step = step_of(restored_key) if restored_key else 0
@@ -87,6 +112,7 @@ class TrainingActivities(ActivityBase):
                 telemetry=telemetry,
                 accelerators=self.settings.accelerators_per_trial,
             )
+            session.metrics = _checkpoint_metrics(restored_meta)
             with telemetry.running(lambda: session.attempt_seconds):
                 return self._train_and_score(request, session, code_dir, restored_step, restored_dir)
 
@@ -182,7 +208,7 @@ class TrainingActivities(ActivityBase):
 
     def _restore(
         self, trial: str, request: SegmentRequest, scratch: Path, from_heartbeat: str | None
-    ) -> tuple[str | None, Path | None]:
+    ) -> tuple[str | None, Path | None, dict[str, Any]]:
         """Download the newest usable checkpoint of this trial at or below its target step.
 
         The last heartbeat names the checkpoint the previous attempt reported; storage may
@@ -217,8 +243,8 @@ class TrainingActivities(ActivityBase):
                 activity.logger.warning("skipping checkpoint: %s", foreign)
                 shutil.rmtree(directory, ignore_errors=True)
                 continue
-            return key, directory
-        return None, None
+            return key, directory, meta
+        return None, None, {}
 
 
 def _train(task: TaskImplementation, trial: Trial, session: SegmentSession) -> Any:

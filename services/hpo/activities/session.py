@@ -73,7 +73,9 @@ class SegmentSession:
             raise TrialError(f"checkpoint at step {step} is empty: write files into the checkpoint directory")
         started = time.monotonic()
         try:
-            key = self.checkpoints.save(self.prefix, step, files, {**self.meta, "info": info})
+            # The metrics reported so far travel with the checkpoint (see _checkpoint_metrics).
+            meta = {**self.meta, "info": info, "metrics": self.metrics}
+            key = self.checkpoints.save(self.prefix, step, files, meta)
             self._write_curve()
         except Exception as error:
             self.infra_error = error
