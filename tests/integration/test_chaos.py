@@ -89,7 +89,7 @@ class Outcome:
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+def outcome(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Outcome:
     """The scenario, once for this module's tests: its own stack, which it kills and restarts."""
     chaos = _load_scenario()
     root = tmp_path_factory.mktemp("chaos")
@@ -109,12 +109,15 @@ def outcome(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
         steps_trained(tally, report.clean.sweep_id),
         steps_trained(tally, report.faulty.sweep_id),
     )
-    print("\n".join(chaos.report_lines(report)))
     clean, faulty = sum(result.clean_steps.values()), sum(result.faulty_steps.values())
-    print(
+    lines = [
+        *chaos.report_lines(report),
         f"steps trained: clean {clean}, faulty {faulty} ({faulty - clean} retrained after faults; "
-        f"per trial {dict(sorted(result.faulty_steps.items()))})"
-    )
+        f"per trial {dict(sorted(result.faulty_steps.items()))})",
+    ]
+    # Past pytest's output capture: the faults and the extra compute belong in every CI log.
+    with pytestconfig.pluginmanager.getplugin("capturemanager").global_and_fixture_disabled():
+        print("\n" + "\n".join(lines), flush=True)
     return result
 
 
