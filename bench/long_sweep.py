@@ -39,7 +39,10 @@ async def measure(stack: EmbeddedStack, trials: int, concurrency: int, algorithm
         {
             "name": "long",
             "task": {"entrypoint": "trainer:train", "code": str(STEADY)},
-            "space": {"x": {"type": "float", "low": 0, "high": 1}, "y": {"type": "float", "low": -1, "high": 1}},
+            "space": {
+                "x": {"type": "float", "low": 0, "high": 1},
+                "y": {"type": "float", "low": -1, "high": 1},
+            },
             "algorithm": algorithm,
             "trials": trials,
             "max_concurrent": concurrency,
@@ -66,7 +69,9 @@ async def measure(stack: EmbeddedStack, trials: int, concurrency: int, algorithm
     sweep_worker = stack.processes["sweep-worker"].process.pid
     print(f"{status.trials_total} trials ({status.counts}) of {trials}, {algorithm}, {concurrency} at once")
     print(f"wall time {wall:.0f} s ({status.trials_total / wall:.1f} trials/s)")
-    print(f"runs of the sweep workflow {status.runs} (listed {len(lengths)}); longest history {max(lengths)} events")
+    print(
+        f"runs of the sweep workflow {status.runs} (listed {len(lengths)}); longest history {max(lengths)} events"
+    )
     print(f"sweep worker peak memory {peak_memory_mb(sweep_worker):.0f} MB")
     print(f"best {status.best_trial_id} loss {status.best.objective if status.best else None}")
 
