@@ -107,6 +107,33 @@ class ReleaseResult(BaseModel):
     released_bytes: int
 
 
+class SuggestObservation(BaseModel):
+    params: dict[str, Any]
+    #: Lower is better: the scheduler has applied the objective's mode already.
+    loss: float
+
+
+class SuggestRequest(BaseModel):
+    """One proposal of a model-based searcher (search/recorded.py's ProposalRequest)."""
+
+    sweep_id: str
+    index: int
+    seed: int
+    #: The space in the spec's form (Space.to_dict), so the activity needs no SweepSpec.
+    space: dict[str, dict[str, Any]]
+    #: RecordedSearcher.config(): name, sampler, options, max_observations.
+    searcher: dict[str, Any]
+    observations: list[SuggestObservation] = []
+    pending: list[dict[str, Any]] = []
+
+
+class SuggestResult(BaseModel):
+    #: JSON keeps each value's type: ints stay ints, a categorical's choice keeps its Python value.
+    params: dict[str, Any]
+    #: The activity's own time, for the record (the model fit dominates it).
+    seconds: float = 0.0
+
+
 class PredictRequest(BaseModel):
     checkpoint_key: str
     task: TaskSpec

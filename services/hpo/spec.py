@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hpo.tasks.catalog import BUILTIN, TaskInfo, natural_mode, user_task
 
-ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
+ALGORITHMS = ("random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 # A sweep id names a workflow and a storage prefix: the same rules as a name, a little longer.
@@ -105,7 +105,9 @@ class DatasetSpec(_Strict):
 
 
 class AlgorithmSpec(_Strict):
-    name: Literal["random", "grid", "tpe", "asha", "hyperband", "bohb"] = "random"
+    # gp and optuna propose through the suggest activity (search/recorded.py); auto is replaced by
+    # gp or tpe when the spec is validated (search/auto.py's rule), so a sweep records its choice.
+    name: Literal["random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperband", "bohb"] = "random"
     eta: int = Field(default=3, ge=2, le=1_000)
     # Multi-fidelity lower rung, in training steps.
     min_fidelity: int | None = Field(default=None, ge=1, le=1_000_000_000)
@@ -315,6 +317,7 @@ class SweepSpec(_Strict):
     @model_validator(mode="after")
     def _fits_task_and_algorithm(self) -> SweepSpec:
         self._fit_task()
+        self._resolve_auto()
         self._fit_algorithm()
         self._fit_budget()
         return self
@@ -385,6 +388,26 @@ class SweepSpec(_Strict):
             raise ValueError(
                 f"budget.currency is {budget.currency} but price.currency is {price.currency}; use one currency"
             )
+
+    def _resolve_auto(self) -> None:
+        """``auto`` (the algorithm, or asha's searcher) becomes gp or tpe now, once: the sweep
+        carries the choice, so extending its trials or parallelism later cannot change its mind
+        (which would change its scheduler's fingerprint)."""
+        from hpo.search import parse_space
+        from hpo.search.factory import resolve_auto
+
+        algorithm = self.algorithm
+        space = parse_space(self.space)
+        chosen = resolve_auto(algorithm.name, space, self.trials, self.max_concurrent)
+        searcher = algorithm.options.get("searcher")
+        if algorithm.name == "asha" and searcher == "auto":
+            options = {
+                **algorithm.options,
+                "searcher": resolve_auto(searcher, space, self.trials, self.max_concurrent),
+            }
+            algorithm = algorithm.model_copy(update={"options": options})
+        if chosen != algorithm.name or algorithm is not self.algorithm:
+            object.__setattr__(self, "algorithm", algorithm.model_copy(update={"name": chosen}))
 
     def _fit_algorithm(self) -> None:
         """Build the search core once, so its own checks (eta, fidelities, options) fail here,
@@ -573,7 +596,28 @@ def parse_spec(data: dict[str, Any], source: str = "spec") -> SweepSpec:
     except ValidationError as error:
         raise SpecError(_format_validation_error(source, error)) from None
     _check_s3_source(spec, source)
+    _check_sampler(spec, source)
     return spec
+
+
+def _check_sampler(spec: SweepSpec, source: str) -> None:
+    """A model-based searcher's sampler name and options, with Optuna's own signatures.
+    Here and not in the model: hpo.modelsearch imports optuna and torch, which workflows must
+    not load (the suggest activity checks again, for a request started by hand)."""
+    from hpo.search import RecordedSearcher
+
+    searcher = make_scheduler(spec).searcher
+    if not isinstance(searcher, RecordedSearcher):
+        return
+    from hpo.modelsearch import ModelBasedSearcher
+    from hpo.search import parse_space
+
+    try:
+        ModelBasedSearcher(
+            parse_space(spec.space), searcher.sampler, searcher.sampler_options, searcher.max_observations
+        )
+    except ValueError as error:
+        raise SpecError(f"{source} is not a valid sweep spec:\n  algorithm.options: {error}") from None
 
 
 def _check_s3_source(spec: SweepSpec, source: str) -> None:

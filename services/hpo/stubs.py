@@ -19,12 +19,15 @@ from hpo.messages import (
     SegmentRequest,
     SegmentResult,
     SnapshotRef,
+    SuggestRequest,
+    SuggestResult,
 )
 
 PREPARE_DATA = "prepare_data"
 TRAIN_SEGMENT = "train_segment"
 RELEASE_CHECKPOINTS = "release_checkpoints"
 PREDICT = "predict"
+SUGGEST_CONFIGURATION = "suggest_configuration"
 # Sweeps recorded before the task API prepared their data under this name.
 ENSURE_SNAPSHOT_V1 = "ensure_snapshot"
 
@@ -56,4 +59,10 @@ def release_checkpoints(request: ReleaseRequest) -> ReleaseResult:
 @activity.defn(name=PREDICT)
 def predict(request: PredictRequest) -> PredictResult:
     """Training queue: the task's predict hook over a trial's checkpoint."""
+    raise NotImplementedError
+
+
+@activity.defn(name=SUGGEST_CONFIGURATION)
+def suggest_configuration(request: SuggestRequest) -> SuggestResult:
+    """Sweep queue: one proposal of a model-based searcher (GP, Optuna), recorded in history."""
     raise NotImplementedError

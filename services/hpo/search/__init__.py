@@ -5,8 +5,9 @@ workflow, in unit tests and in the benchmarks.
 """
 
 from .actions import ACTIONS, Action, Create, Finish, Promote, Stop
-from .factory import ALGORITHMS, MULTI_FIDELITY, build_scheduler
+from .factory import ALGORITHMS, MODEL_BASED, MULTI_FIDELITY, build_scheduler
 from .prior import compatible_prior, prior_problem
+from .recorded import ProposalNeeded, ProposalRequest, RecordedSearcher
 from .scheduler import Best, Scheduler
 from .searcher import Observation, Searcher
 from .space import CategoricalParam, FloatParam, IntParam, Space, parse_space
@@ -16,6 +17,7 @@ from .study import Study, Suggestion, create
 __all__ = [
     "ACTIONS",
     "ALGORITHMS",
+    "MODEL_BASED",
     "MULTI_FIDELITY",
     "Action",
     "Best",
@@ -27,6 +29,9 @@ __all__ = [
     "Observation",
     "PriorObservation",
     "Promote",
+    "ProposalNeeded",
+    "ProposalRequest",
+    "RecordedSearcher",
     "Scheduler",
     "SchedulerState",
     "Searcher",

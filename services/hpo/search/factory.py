@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from .auto import choose_searcher
 from .checks import shown
 from .fifo import FIFOScheduler
 from .grid import GridSearcher
@@ -17,8 +18,12 @@ from .scheduler import Scheduler
 from .searcher import Searcher
 from .space import Space, parse_space
 
-ALGORITHMS = ("random", "grid", "tpe", "asha", "hyperband", "bohb")
+ALGORITHMS = ("random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
+#: Searchers whose proposals a workflow fetches from the suggest activity (search/recorded.py).
+MODEL_BASED = ("gp", "optuna")
+#: What asha's ``searcher`` option accepts.
+SEARCHERS = ("random", "grid", "tpe", *MODEL_BASED, "auto")
 #: Options a scheduler consumes itself before handing the rest to its searcher.
 _SCHEDULER_OPTIONS = {"asha": {"searcher", "finish_best"}}
 
@@ -42,7 +47,33 @@ def build_searcher(name: str, space: Space, seed: int, options: dict[str, Any], 
         from .tpe import TPE_OPTIONS, TPESearcher
 
         return TPESearcher(space, **_take(options, TPE_OPTIONS, algorithm))
-    raise ValueError(f"searcher is {shown(name)}, must be one of random, grid, tpe")
+    if name in MODEL_BASED:
+        return _recorded_searcher(name, space, options)
+    raise ValueError(f"searcher is {shown(name)}, must be one of {', '.join(SEARCHERS)}")
+
+
+def _recorded_searcher(name: str, space: Space, options: dict[str, Any]) -> Searcher:
+    """The options as hpo.search.create takes them: ``max_observations``, for optuna ``sampler``,
+    and the sampler's own options (their names are checked where optuna may be imported)."""
+    from .recorded import RecordedSearcher
+
+    options = dict(options)
+    max_observations = options.pop("max_observations", None)
+    if name == "gp":
+        if "sampler" in options:
+            raise ValueError("sampler is only an option of algorithm optuna (gp is GPSampler)")
+        sampler = "GPSampler"
+    elif "sampler" not in options:
+        raise ValueError("algorithm optuna needs the option sampler, e.g. sampler: TPESampler")
+    else:
+        sampler = options.pop("sampler")
+    return RecordedSearcher(space, sampler, options, max_observations=max_observations)
+
+
+def resolve_auto(name: str, space: Space, num_trials: int | None, max_concurrent: int) -> str:
+    """``auto`` becomes gp or tpe (search/auto.py's rule); other names are returned as they are.
+    Resolved when the scheduler is built, so the choice is part of its fingerprint."""
+    return choose_searcher(space, num_trials, max_concurrent) if name == "auto" else name
 
 
 def build_scheduler(
@@ -68,6 +99,7 @@ def build_scheduler(
         "max_concurrent": max_concurrent,
     }
     if algorithm not in MULTI_FIDELITY:
+        algorithm = resolve_auto(algorithm, parsed, num_trials, max_concurrent)
         for field, value in (("max_fidelity", max_fidelity), ("min_fidelity", min_fidelity)):
             if value is not None:
                 raise ValueError(f"{field} is only used by {', '.join(MULTI_FIDELITY)}, not {algorithm}")
@@ -80,7 +112,7 @@ def build_scheduler(
     if algorithm == "asha":
         from .asha import ASHAScheduler
 
-        searcher_name = options.pop("searcher", "random")
+        searcher_name = resolve_auto(options.pop("searcher", "random"), parsed, num_trials, max_concurrent)
         finish_best = options.pop("finish_best", True)
         searcher = build_searcher(searcher_name, parsed, seed, dict(options), algorithm)
         return ASHAScheduler(parsed, searcher, ladder=ladder, finish_best=finish_best, **common)

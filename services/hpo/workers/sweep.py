@@ -1,4 +1,7 @@
-"""Sweep worker: the workflows and checkpoint retention on the sweep queue (CPU, no torch)."""
+"""Sweep worker: the workflows, checkpoint retention and model-based proposals on the sweep queue (CPU).
+
+It imports no torch itself; the suggest activity loads optuna and torch on its first call only.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from hpo.activities.retention import RetentionActivities
+from hpo.activities.suggest import SuggestActivities
 from hpo.settings import Settings
 from hpo.workers.connect import connect
 from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
@@ -45,7 +49,10 @@ async def run_sweep_worker(settings: Settings, concurrency: int = 2) -> None:
         task_queue=settings.sweep_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=[RetentionActivities(settings).release_checkpoints],
+        activities=[
+            RetentionActivities(settings).release_checkpoints,
+            SuggestActivities().suggest_configuration,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=concurrency),
         max_concurrent_activities=concurrency,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,

@@ -8,7 +8,12 @@ Compared with the first sweep loop (sweep.py, kept for sweeps already recorded) 
   the measured cost per step);
 - learns trial results from a signal the trial workflow sends to the sweep's workflow id,
   not by awaiting its children, so it can continue-as-new with trials in flight: the next run
-  receives their results. Its state (sweep_state.py) is small and carried compressed.
+  receives their results. Its state (sweep_state.py) is small and carried compressed;
+- runs model-based searchers (gp, optuna) whose proposals come from an activity (proposals.py):
+  a search-core call that needs one raises ProposalNeeded, waits in a queue while the activity
+  runs, and is called again with the answer offered (schedulers are copy-on-write, so the failed
+  call changed nothing). The pure searchers never raise it, so their sweeps record exactly the
+  commands they recorded before.
 
 It never names a task, a hyperparameter or a metric.
 """
@@ -37,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         TrialResult,
         ranked_trials,
     )
+    from hpo.search.recorded import ProposalNeeded, RecordedSearcher
     from hpo.spec import BudgetSpec, make_scheduler
     from hpo.workflows import sweep_metrics
+    from hpo.workflows.proposals import fetch_proposal
     from hpo.workflows.sweep_state import Job, SweepState
     from hpo.workflows.trial import TrialWorkflow, prepare_data, segment_target
 
@@ -59,7 +66,7 @@ def guarded(step: Callable[..., T], *args: Any) -> T:
     fail the sweep at once with the message, instead of a workflow task retried forever."""
     try:
         return step(*args)
-    except ApplicationError:
+    except (ApplicationError, ProposalNeeded):
         raise
     except Exception as error:
         kind = "" if isinstance(error, ValueError) else f"{type(error).__name__}: "
@@ -77,16 +84,22 @@ class SteerableSweep:
         self._kick = False
         self._metrics_at = -math.inf
         self._done = False
+        # Search-core calls (method name, arguments) waiting for a model-based proposal, in
+        # arrival order: each applies to the state the one before it left.
+        self._waiting: list[tuple[str, tuple[Any, ...]]] = []
 
     # ---- the loop ------------------------------------------------------------------------
     async def run(self) -> SweepStatus:
         await self._begin()
         state = self._state
         while True:
-            self._take_results()
+            await self._take_results()
             if self._over():
                 break
             if self._time_to_continue_as_new():
+                # _take_results returned with no search call waiting and no await since: no
+                # proposal is in flight, and offered ones were consumed by the call they answered.
+                assert not self._waiting
                 # No await between taking the results and continuing: under load a result
                 # signal arrives at every await, and waiting for a quiet moment never ends.
                 # (Handlers are synchronous, so none is ever left unfinished here.)
@@ -150,7 +163,7 @@ class SteerableSweep:
         if request.warm_start:
             prior = [(trial.params, trial.value) for trial in request.warm_start]
             search = guarded(self.scheduler.with_prior, search, prior)
-        self.search, actions = guarded(self.scheduler.initial_actions, search)
+        self.search = search
         self.state = SweepState(
             spec=spec,
             budget=spec.budget,
@@ -159,7 +172,8 @@ class SteerableSweep:
             scope=workflow.info().first_execution_run_id,
             started_at=workflow.now().timestamp(),
         )
-        self._apply(actions)
+        self._search("initial_actions")
+        await self._fetch_proposals()
 
     @property
     def _state(self) -> SweepState:
@@ -185,9 +199,15 @@ class SteerableSweep:
     def deliver(self) -> None:
         self._kick = True
 
-    def _take_results(self) -> None:
-        while self.inbox:
-            self._on_result(self.inbox.pop(0))
+    async def _take_results(self) -> None:
+        """Every result received so far, applied; returns with the inbox empty and no search call
+        waiting for a proposal (results that arrive while a proposal is fetched are taken too)."""
+        while True:
+            while self.inbox:
+                self._on_result(self.inbox.pop(0))
+            if not self._waiting:
+                return
+            await self._fetch_proposals()
 
     def _on_result(self, result: TrialResult) -> None:
         state = self._state
@@ -206,17 +226,53 @@ class SteerableSweep:
             self._search_failure(trial_id, "cancelled by the user")
         elif result.status == "completed" and result.objective is not None:
             # (A cancel that arrived as the segment finished leaves its complete result standing.)
-            self.search, actions = guarded(
-                self.scheduler.on_result, self.search, trial_id, result.rung, result.objective
-            )
-            self._apply(actions)
+            self._search("on_result", trial_id, result.rung, result.objective)
         else:
             self._search_failure(trial_id, result.error or result.status)
         self._check_spend()
 
     def _search_failure(self, trial_id: str, reason: str) -> None:
-        self.search, actions = guarded(self.scheduler.on_failure, self.search, trial_id, reason)
+        self._search("on_failure", trial_id, reason)
+
+    # ---- the search core -----------------------------------------------------------------
+    def _search(self, method: str, *args: Any) -> None:
+        """Call the search core now (synchronously, as handlers need), or queue the call behind
+        those waiting for a model-based proposal; the loop fetches it (_fetch_proposals)."""
+        if not self._waiting:
+            try:
+                self._step(method, args)
+                return
+            except ProposalNeeded:
+                pass
+        self._waiting.append((method, args))
+        self._kick = True
+
+    def _step(self, method: str, args: tuple[Any, ...]) -> None:
+        self.search, actions = guarded(getattr(self.scheduler, method), self.search, *args)
         self._apply(actions)
+
+    async def _fetch_proposals(self) -> None:
+        """Run the waiting search calls in order, fetching each proposal one needs from the suggest
+        activity, offering it and calling again with the same arguments, until the call goes through.
+        The scheduler is looked up after every await: an `extend` may have rebuilt it meanwhile."""
+        while self._waiting:
+            method, args = self._waiting[0]
+            asked = None
+            while True:
+                try:
+                    self._step(method, args)
+                    break
+                except ProposalNeeded as needed:
+                    if needed.request == asked:
+                        raise ApplicationError(
+                            f"search: proposal {asked.index} was offered but not taken", non_retryable=True
+                        ) from None
+                    asked = needed.request
+                    params = await fetch_proposal(asked, self.request.sweep_id, self.request.queues.sweep)
+                    self.scheduler.searcher.offer(asked, params)
+            if isinstance(self.scheduler.searcher, RecordedSearcher):
+                self.scheduler.searcher.drop_offers()
+            self._waiting.pop(0)
 
     def _record(self, result: TrialResult) -> TrialResult:
         """Merge a segment's result into its trial and the running totals."""
@@ -616,8 +672,7 @@ class SteerableSweep:
             state.spec = state.spec.model_copy(update=spec_update)
             self.scheduler = guarded(make_scheduler, state.spec)
             self.search = guarded(self.scheduler.load_state, self.search)
-            self.search, actions = guarded(self.scheduler.refill, self.search)
-            self._apply(actions)
+            self._search("refill")
         return "extended: " + ", ".join(changes)
 
     # ---- what it shows -----------------------------------------------------------------

@@ -87,7 +87,11 @@ def test_grid_unshuffled_is_itertools_order() -> None:
 @pytest.mark.parametrize(
     ("algorithm", "kwargs", "message"),
     [
-        ("cmaes", {}, "algorithm is 'cmaes', must be one of random, grid, tpe, asha, hyperband, bohb"),
+        (
+            "cmaes",
+            {},
+            "algorithm is 'cmaes', must be one of random, grid, tpe, gp, optuna, auto, asha, hyperband, bohb",
+        ),
         ("random", {"max_fidelity": 10}, "max_fidelity is only used by asha, hyperband, bohb, not random"),
         ("random", {"max_concurrent": 0}, "max_concurrent is 0, must be >= 1"),
         ("random", {"num_trials": 0}, "num_trials is 0, must be >= 1"),

@@ -1,0 +1,51 @@
+"""Suggest activity: one proposal of a model-based searcher, on the sweep queue.
+
+The workflow cannot run the model (numpy/scipy/torch, and floating point that may differ between
+machines), so it asks here and Temporal records the answer: replay reads the recorded proposal
+and never refits. The searcher is rebuilt from the request on every call; it is stateless, so the
+same request gives the same proposal (a retry after a worker crash proposes the same thing).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from hpo import stubs
+from hpo.messages import SuggestRequest, SuggestResult
+from hpo.search.searcher import Observation
+from hpo.search.space import parse_space
+
+
+class SuggestActivities:
+    @activity.defn(name=stubs.SUGGEST_CONFIGURATION)
+    def suggest_configuration(self, request: SuggestRequest) -> SuggestResult:
+        started = time.perf_counter()
+        # Imported on first use: optuna and torch cost seconds, and a sweep worker whose sweeps
+        # never ask for a model should not pay them.
+        from hpo.modelsearch import ModelBasedSearcher
+
+        config = request.searcher
+        try:
+            space = parse_space(request.space)
+            searcher = ModelBasedSearcher(
+                space,
+                config.get("sampler", "GPSampler"),
+                config.get("options") or {},
+                max_observations=config.get("max_observations"),
+            )
+        except ValueError as error:
+            # A configuration the sampler refuses is refused again on every retry.
+            raise ApplicationError(str(error), type="InvalidSearch", non_retryable=True) from None
+        observations = [Observation(o.params, o.loss) for o in request.observations]
+        params = searcher.suggest(random.Random(request.seed), request.index, observations, request.pending)
+        if params is None or not space.contains(params):
+            raise ApplicationError(
+                f"{searcher.name} proposed {params!r} outside the space",
+                type="InvalidSearch",
+                non_retryable=True,
+            )
+        return SuggestResult(params=params, seconds=time.perf_counter() - started)

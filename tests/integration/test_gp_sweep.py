@@ -1,0 +1,40 @@
+"""A GP sweep on the real stack: every proposal comes from the suggest activity on the sweep queue
+and is recorded in history, so the recorded sweep replays without optuna (tests/unit/test_workflow_replay.py)."""
+
+from __future__ import annotations
+
+import pytest
+from sweeps import new_sweep_id, replay_and_record
+from test_steering import start, steady_spec
+
+from hpo import stubs
+from hpo.search import parse_space
+from hpo.workers.connect import connect
+
+pytestmark = pytest.mark.integration
+
+
+async def test_gp_sweep_proposes_through_a_recorded_activity(stack, training_worker):
+    spec = steady_spec(
+        algorithm={"name": "gp", "options": {"n_startup_trials": 3}}, trials=8, max_concurrent=2
+    )
+    sweep_id = new_sweep_id("gp")
+    status = await (await start(stack, spec, sweep_id)).result()
+    assert status.state == "completed"
+    assert status.trials_total == 8 and all(t.status == "completed" for t in status.trials)
+    space = parse_space(spec.space)
+    assert all(space.contains(t.params) for t in status.trials)
+
+    client = await connect(stack.settings)
+    history = await client.get_workflow_handle(sweep_id).fetch_history()
+    suggested = [
+        e
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == stubs.SUGGEST_CONFIGURATION
+    ]
+    # One activity per proposal: the first three from the sampler's startup, five from the fitted GP.
+    assert len(suggested) == 8
+    best = status.leaderboard()[0]
+    print(f"gp sweep best {best.objective:.4f} at {best.params}")
+    await replay_and_record(stack, sweep_id, "gp_sweep_v1")
