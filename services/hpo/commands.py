@@ -176,7 +176,7 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
             stack.check_alive()
             time.sleep(1.0)
     except StackError as error:
-        console.print(f"[red]{error}[/red]")
+        say(str(error), "red")
         return 1
     finally:
         console.print("stopping: workers, Temporal, S3 ...")
@@ -409,6 +409,12 @@ async def sweep_watch(settings: Settings, sweep_id: str) -> int:
     return 0 if any(t.objective is not None for t in final.trials) else 1
 
 
+def say(line: str, style: str | None = None) -> None:
+    """A line that carries a message from elsewhere (an error, a reason): printed as plain text
+    (brackets in it are not markup) and never broken, so it can be grepped and read whole."""
+    console.print(Text(line, style=style or ""), soft_wrap=True)
+
+
 def _print_failures(status: SweepStatus) -> None:
     """Why each failed trial failed, one unwrapped line each (a reason is never cut mid-line)."""
     for line in failures(status):
@@ -428,12 +434,12 @@ async def sweep_status(settings: Settings, sweep_id: str) -> int:
         console.print(f"trials: {states}{planned}{at_once}")
     reason = status.stop_reason or "no reason given"
     if status.state == "failed":
-        console.print(f"[red]sweep {sweep_id} {reason}[/red]")
+        say(f"sweep {sweep_id} {reason}", "red")
         return 1
     if status.state == "stopped":
-        console.print(f"sweep {sweep_id} stopped: {reason}")
+        say(f"sweep {sweep_id} stopped: {reason}")
     elif status.state == "stopping":
-        console.print(f"sweep {sweep_id} stopping: {reason}; running trials checkpoint and end")
+        say(f"sweep {sweep_id} stopping: {reason}; running trials checkpoint and end")
     elif status.state == "paused":
         console.print(
             f"sweep {sweep_id} paused: running trials finish, no new ones start; "
@@ -512,6 +518,6 @@ def worker(settings: Settings, kind: str, concurrency: int, threads: int | None)
     except TemporalUnavailable as error:
         raise UserError(str(error)) from None
     except WorkerUnhealthy as error:
-        console.print(f"[red]{error}[/red]")
+        say(str(error), "red")
         return 1
     return 0
