@@ -196,9 +196,15 @@ def demo(settings: Settings, home: Path | None, spec_path: Path, output: Path | 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         with stack:
-            code = asyncio.run(
-                sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack, output=output)
-            )
+            try:
+                code = asyncio.run(
+                    sweep_run(stack.settings, spec_path, None, True, spec=spec, stack=stack, output=output)
+                )
+            except UserError:
+                # A server of the demo's own stack that died explains "unreachable" better (with
+                # its log, which goes away with the temporary home).
+                stack.check_alive()
+                raise
     except StackError as error:
         raise UserError(str(error)) from None
     finally:

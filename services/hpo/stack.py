@@ -154,10 +154,7 @@ class EmbeddedStack:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if managed.process.poll() is not None:
-                tail = managed.log.read_text(errors="replace")[-1500:]
-                raise StackError(
-                    f"{managed.name} exited with {managed.process.returncode}; log {managed.log}:\n{tail}"
-                )
+                raise StackError(_exited(managed))
             if port_open(host, port):
                 return
             time.sleep(0.2)
@@ -247,9 +244,7 @@ class EmbeddedStack:
     def check_alive(self) -> None:
         for managed in self.processes.values():
             if managed.process.poll() is not None:
-                raise StackError(
-                    f"{managed.name} exited with {managed.process.returncode}; see {managed.log}"
-                )
+                raise StackError(_exited(managed))
 
     def stop(self) -> None:
         # Workers first (they checkpoint on SIGTERM), then Temporal, then storage.
@@ -264,3 +259,13 @@ class EmbeddedStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _exited(managed: ManagedProcess) -> str:
+    """A stack process that died, with the end of its log: the log may live in a temporary home
+    (`hpo demo`, `hpo.run`) that is gone by the time anyone looks."""
+    try:
+        tail = managed.log.read_text(errors="replace")[-1500:]
+    except OSError:
+        tail = "(no log)"
+    return f"{managed.name} exited with {managed.process.returncode}; log {managed.log} ends:\n{tail}"
