@@ -16,15 +16,8 @@ from typing import Any
 
 import optuna
 
-#: Accepted names (Optuna's class name, or its short alias) -> Optuna class name.
-SAMPLERS = {
-    "GPSampler": "GPSampler",
-    "gp": "GPSampler",
-    "TPESampler": "TPESampler",
-    "tpe": "TPESampler",
-    "RandomSampler": "RandomSampler",
-    "random": "RandomSampler",
-}
+from hpo.search.recorded import SAMPLER_NAMES as SAMPLERS
+
 _REFUSED = {
     "CmaEsSampler": "it keeps its state in trial system attributes, which a rebuild from (params, loss) lacks",
     "QMCSampler": "it keeps its sequence position in a study attribute, which a rebuild from (params, loss) lacks",

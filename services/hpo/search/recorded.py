@@ -26,10 +26,10 @@ from .checks import shown
 from .searcher import Observation, Searcher
 from .space import Space
 
-#: Optuna's samplers by accepted name. Mirrors hpo.modelsearch.samplers.SAMPLERS, which imports
-#: optuna and so cannot be imported here (tests/unit/search/test_recorded_searcher.py keeps the
-#: two equal). Names outside it are checked, with Optuna's reasons, where optuna may be imported:
-#: spec.parse_spec on the client, and the suggest activity.
+#: Optuna's samplers by accepted name (Optuna's class name, or its short alias) -> class name: the
+#: one table, here because the workflow side needs it and may not import optuna
+#: (hpo.modelsearch.samplers imports it as SAMPLERS). Names outside it are checked, with Optuna's
+#: reasons, where optuna may be imported: spec.parse_spec on the client, and the suggest activity.
 SAMPLER_NAMES = {
     "GPSampler": "GPSampler",
     "gp": "GPSampler",
