@@ -8,7 +8,6 @@ same request gives the same proposal (a retry after a worker crash proposes the 
 
 from __future__ import annotations
 
-import random
 import time
 
 from temporalio import activity
@@ -16,8 +15,6 @@ from temporalio.exceptions import ApplicationError
 
 from hpo import stubs
 from hpo.messages import SuggestRequest, SuggestResult
-from hpo.search.searcher import Observation
-from hpo.search.space import parse_space
 
 
 class SuggestActivities:
@@ -26,26 +23,15 @@ class SuggestActivities:
         started = time.perf_counter()
         # Imported on first use: optuna and torch cost seconds, and a sweep worker whose sweeps
         # never ask for a model should not pay them.
-        from hpo.modelsearch import ModelBasedSearcher
+        from hpo.modelsearch.proposal import propose
 
-        config = request.searcher
+        observations = [(o.params, o.loss) for o in request.observations]
         try:
-            space = parse_space(request.space)
-            searcher = ModelBasedSearcher(
-                space,
-                config.get("sampler", "GPSampler"),
-                config.get("options") or {},
-                max_observations=config.get("max_observations"),
+            params = propose(
+                request.space, request.searcher, request.seed, request.index, observations, request.pending
             )
         except ValueError as error:
-            # A configuration the sampler refuses is refused again on every retry.
+            # A configuration the sampler refuses, or a proposal outside the space: the searcher
+            # is deterministic, so a retry would give the same answer.
             raise ApplicationError(str(error), type="InvalidSearch", non_retryable=True) from None
-        observations = [Observation(o.params, o.loss) for o in request.observations]
-        params = searcher.suggest(random.Random(request.seed), request.index, observations, request.pending)
-        if params is None or not space.contains(params):
-            raise ApplicationError(
-                f"{searcher.name} proposed {params!r} outside the space",
-                type="InvalidSearch",
-                non_retryable=True,
-            )
         return SuggestResult(params=params, seconds=time.perf_counter() - started)

@@ -22,10 +22,10 @@ ALGORITHMS = ("random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperban
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 #: Searchers whose proposals a workflow fetches from the suggest activity (search/recorded.py).
 MODEL_BASED = ("gp", "optuna")
-#: What asha's ``searcher`` option accepts.
+#: What asha's and bohb's ``searcher`` option accepts.
 SEARCHERS = ("random", "grid", "tpe", *MODEL_BASED, "auto")
 #: Options a scheduler consumes itself before handing the rest to its searcher.
-_SCHEDULER_OPTIONS = {"asha": {"searcher", "finish_best"}}
+_SCHEDULER_OPTIONS = {"asha": {"searcher", "finish_best"}, "bohb": {"searcher"}}
 
 
 def _take(options: dict[str, Any], allowed: set[str], algorithm: str) -> dict[str, Any]:
@@ -118,8 +118,16 @@ def build_scheduler(
         return ASHAScheduler(parsed, searcher, ladder=ladder, finish_best=finish_best, **common)
     from .hyperband import HyperbandScheduler
 
-    searcher_name = "tpe" if algorithm == "bohb" else "random"
+    searcher_name = "random"
     if algorithm == "bohb":
+        # BOHB's model: TPE as Falkner et al. have it, or gp (a GP on the highest rung with enough
+        # results, in the spirit of MOBSTER) or any Optuna sampler.
+        searcher_name = resolve_auto(options.pop("searcher", "tpe"), parsed, num_trials, max_concurrent)
+        if searcher_name == "random":
+            raise ValueError(
+                "bohb's searcher is its model; for random configurations use algorithm hyperband"
+            )
+    if searcher_name == "tpe":
         # Falkner et al. keep a third of BOHB's proposals uniformly random, for its guarantees.
         options.setdefault("random_fraction", 1 / 3)
     searcher = build_searcher(searcher_name, parsed, seed, dict(options), algorithm)

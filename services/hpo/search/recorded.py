@@ -18,9 +18,9 @@ ones offered before); then the caller drops them (``drop_offers``).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .checks import shown
 from .searcher import Observation, Searcher
@@ -153,3 +153,41 @@ class RecordedSearcher(Searcher):
         outlives the call it answered, nor needs carrying across Continue-As-New."""
         self._offers.clear()
         self._taken.clear()
+
+
+T = TypeVar("T")
+
+
+def with_proposals(
+    searcher: Searcher, call: Callable[[], T], answer: Callable[[ProposalRequest], dict[str, Any]]
+) -> T:
+    """Run a scheduler call outside a workflow, answering each proposal it needs with ``answer``.
+
+    The synchronous twin of the workflow's loop (steering's ``_fetch_proposals``, which awaits the
+    suggest activity instead): call, and on ProposalNeeded offer the answer and call again with the
+    same arguments. The ask/tell façade and ``simulate`` use it, so a user's loop and a benchmark
+    drive gp/optuna searchers, alone or under asha and hyperband, exactly as a sweep does.
+    """
+    asked: ProposalRequest | None = None
+    while True:
+        try:
+            result = call()
+        except ProposalNeeded as needed:
+            if not isinstance(searcher, RecordedSearcher) or needed.request == asked:
+                raise AssertionError(
+                    f"search: proposal {needed.request.index} was offered but not taken"
+                ) from None
+            asked = needed.request
+            searcher.offer(asked, answer(asked))
+            continue
+        if isinstance(searcher, RecordedSearcher):
+            searcher.drop_offers()
+        return result
+
+
+def answer_locally(request: ProposalRequest) -> dict[str, Any]:
+    """Compute a proposal in this process, as the suggest activity would (imports optuna: never
+    call this inside a workflow)."""
+    from ..modelsearch.proposal import answer
+
+    return answer(request)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .actions import Action, Create, Finish, Promote
+from .recorded import answer_locally, with_proposals
 from .scheduler import Scheduler
 from .state import SchedulerState
 
@@ -49,7 +50,12 @@ def simulate(
     ``prior`` warm-starts the scheduler (``Scheduler.with_prior``)."""
     sim = Simulation()
     state = scheduler.with_prior(scheduler.new_state(), prior)
-    state, actions = scheduler.initial_actions(state)
+
+    def search(method: Callable[..., Any], *args: Any) -> Any:
+        # gp/optuna searchers: their proposals are computed here, as the suggest activity would.
+        return with_proposals(scheduler.searcher, lambda: method(*args), answer_locally)
+
+    state, actions = search(scheduler.initial_actions, state)
     reached: dict[str, int] = {}  # fidelity each trial has trained to
     params: dict[str, dict[str, Any]] = {}
     queue: list[tuple[float, int, str, int, int | None]] = []
@@ -78,10 +84,10 @@ def simulate(
             state = scheduler.load_state(state.model_dump_json())
         sim.events.append((clock, trial_id, rung, value))
         if value is None:
-            state, actions = scheduler.on_failure(state, trial_id, "simulated failure")
+            state, actions = search(scheduler.on_failure, state, trial_id, "simulated failure")
         else:
             sim.trace.append((sim.compute - sum(q[0] - clock for q in queue), trial_id, rung, value))
-            state, actions = scheduler.on_result(state, trial_id, rung, value)
+            state, actions = search(scheduler.on_result, state, trial_id, rung, value)
         if stop_when is not None and stop_when(sim):
             break
     else:

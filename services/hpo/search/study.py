@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .actions import Create, Finish, Promote
-from .auto import choose_searcher
 from .factory import build_scheduler
-from .fifo import FIFOScheduler
+from .recorded import RecordedSearcher, answer_locally, with_proposals
 from .scheduler import Scheduler
-from .space import Space, parse_space
+from .space import Space
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class Study:
 
     def ask(self) -> Suggestion | None:
         """The next job, or None: either finished, or waiting for results of running trials."""
-        self.state, actions = self.scheduler._request(self.state)
+        self.state, actions = self._search(self.scheduler._request, self.state)
         for action in actions:
             if isinstance(action, Create):
                 self._running[action.trial_id] = action.rung
@@ -68,27 +67,25 @@ class Study:
 
     def tell(self, trial_id: str, value: float) -> None:
         rung = self._pop(trial_id)
-        self.state, _ = self.scheduler.on_result(self.state, trial_id, rung, value)
+        self.state, _ = self._search(self.scheduler.on_result, self.state, trial_id, rung, value)
 
     def tell_failure(self, trial_id: str, reason: str = "failed") -> None:
         self._pop(trial_id)
-        self.state, _ = self.scheduler.on_failure(self.state, trial_id, reason)
+        self.state, _ = self._search(self.scheduler.on_failure, self.state, trial_id, reason)
 
     @property
     def best(self) -> tuple[dict[str, Any], float] | None:
         best = self.scheduler.best(self.state)
         return None if best is None else (best.params, best.value)
 
+    def _search(self, method: Any, *args: Any) -> Any:
+        """A scheduler call, with any model-based proposal it needs computed here."""
+        return with_proposals(self.scheduler.searcher, lambda: method(*args), answer_locally)
+
     def _pop(self, trial_id: str) -> int:
         if trial_id not in self._running:
             raise ValueError(f"trial {trial_id!r} was not asked, or was already told")
         return self._running.pop(trial_id)
-
-
-#: Searchers offered here beyond the workflow's algorithms: their maths needs numpy/torch, so they
-#: live in hpo.modelsearch (imported only when asked for) and "auto" picks between gp and tpe.
-MODEL_BASED = ("gp", "optuna")
-FACADE_ONLY = (*MODEL_BASED, "auto")
 
 
 def create(
@@ -102,34 +99,18 @@ def create(
     """``hpo.search.create("tpe", space, mode="min", seed=0, num_trials=100)``; ``prior``:
     ``(params, value)`` results of earlier runs to warm-start the searcher with.
 
-    Beyond the workflow's algorithms: ``"gp"`` (Optuna's GPSampler; options ``n_startup_trials``,
+    Every algorithm a sweep has: ``"gp"`` (Optuna's GPSampler; options ``n_startup_trials``,
     ``deterministic_objective``, ``max_observations``), ``"optuna"`` with ``sampler="TPESampler"``
-    (or ``"GPSampler"``, ``"RandomSampler"``) and that sampler's options, and ``"auto"``, which picks
-    ``gp`` or ``tpe`` from the space, ``num_trials`` and ``max_concurrent`` (see ``search/auto.py``).
+    (or ``"GPSampler"``, ``"RandomSampler"``) and that sampler's options, ``"auto"`` (picks ``gp``
+    or ``tpe`` from the space, ``num_trials`` and ``max_concurrent``, see ``search/auto.py``), and
+    asha/hyperband/bohb with ``searcher="gp"`` (the model fitted on the highest rung with enough
+    results). A model-based proposal is computed in this process by the same function a sweep's
+    suggest activity runs, so the same seed gives the same configurations as a sweep.
     """
-    if algorithm == "auto":
-        parsed = parse_space(space)
-        chosen = choose_searcher(parsed, options.get("num_trials"), options.get("max_concurrent", 1))
-        return create(chosen, parsed, mode=mode, seed=seed, prior=prior, **options)
-    if algorithm in MODEL_BASED:
-        return Study(_model_based_scheduler(algorithm, parse_space(space), mode, seed, dict(options)), prior)
-    return Study(build_scheduler(algorithm, space, mode=mode, seed=seed, **options), prior)
+    scheduler = build_scheduler(algorithm, space, mode=mode, seed=seed, **options)
+    if isinstance(scheduler.searcher, RecordedSearcher):
+        # Check the sampler's options now (optuna may be imported here), not at the first proposal.
+        from ..modelsearch.proposal import searcher_from_config
 
-
-def _model_based_scheduler(
-    algorithm: str, space: Space, mode: Literal["min", "max"], seed: int, options: dict[str, Any]
-) -> Scheduler[Any]:
-    # Imported here, never at module level: hpo.search runs inside Temporal's workflow sandbox,
-    # which must not import optuna, numpy or torch (tests/unit/search/test_model_based.py checks).
-    from ..modelsearch import ModelBasedSearcher
-
-    common = {key: options.pop(key) for key in ("num_trials", "max_concurrent") if key in options}
-    max_observations = options.pop("max_observations", None)
-    if algorithm == "gp":
-        sampler = "GPSampler"
-    elif "sampler" not in options:
-        raise ValueError("algorithm optuna needs sampler=, e.g. sampler='TPESampler'")
-    else:
-        sampler = options.pop("sampler")
-    searcher = ModelBasedSearcher(space, sampler, options, max_observations=max_observations)
-    return FIFOScheduler(space, searcher, algorithm=searcher.name, mode=mode, seed=seed, **common)
+        searcher_from_config(scheduler.space.to_dict(), scheduler.searcher.config())
+    return Study(scheduler, prior)

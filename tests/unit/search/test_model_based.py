@@ -111,8 +111,35 @@ def test_facade_offers_gp_optuna_and_auto() -> None:
         while (s := study.ask()) is not None:
             study.tell(s.trial_id, -((s.params["x"] - 0.5) ** 2))
         assert study.best is not None
-    with pytest.raises(ValueError, match="sampler="):
+    with pytest.raises(ValueError, match="needs the option sampler"):
         create("optuna", space, num_trials=2)
+    with pytest.raises(ValueError, match="unknown option 'n_startup'"):
+        create("gp", space, num_trials=2, n_startup=3)
+
+
+@pytest.mark.parametrize("algorithm", ["asha", "bohb"])
+def test_facade_runs_multi_fidelity_with_a_gp_model(algorithm: str) -> None:
+    """BOHB/MOBSTER-style: new configurations come from the GP once a rung has enough results."""
+    space = {"x": {"type": "float", "low": 0.0, "high": 1.0}, "y": {"type": "float", "low": 0.0, "high": 1.0}}
+    study = create(
+        algorithm,
+        space,
+        seed=5,
+        num_trials=24,
+        max_fidelity=9,
+        min_fidelity=1,
+        searcher="gp",
+        n_startup_trials=4,
+    )
+    assert study.scheduler.searcher.name == "gp"
+    created = 0
+    while (s := study.ask()) is not None:
+        created += not s.resumed
+        # A lower fidelity adds a bias the model must see through; full fidelity is exact.
+        study.tell(s.trial_id, (s.params["x"] - 0.7) ** 2 + (s.params["y"] - 0.2) ** 2 + 0.1 / s.fidelity)
+    assert created == 24
+    best_params, best_value = study.best
+    assert best_value < 0.05, study.best
 
 
 def test_importing_the_search_core_imports_no_heavy_maths() -> None:
