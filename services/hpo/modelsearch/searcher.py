@@ -33,7 +33,6 @@ from optuna.trial import TrialState, create_trial
 from hpo.search.searcher import Observation, Searcher
 from hpo.search.space import Space
 
-from .design import space_filling
 from .distributions import from_optuna_params, to_optuna_distributions, to_optuna_params
 from .samplers import build_sampler, check_options, sampler_class_name
 
@@ -98,11 +97,6 @@ class ModelBasedSearcher(Searcher):
     ) -> dict[str, Any] | None:
         seed = rng.randrange(2**31)
         kept = self._kept(observations)
-        if len(kept) + len(pending) < self.min_observations:
-            # Before the model has enough data, spread the startup points out instead of leaving
-            # them to independent random draws, which clump: a space-filling design gives the
-            # first fit a view of the whole space for the same number of trials.
-            return space_filling(self.space, rng, [o.params for o in kept] + list(pending))
         with warnings.catch_warnings():
             # Experimental-argument warnings would repeat on every call of a durable sweep.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
