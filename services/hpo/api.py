@@ -37,7 +37,7 @@ def run(
     space: dict[str, dict[str, Any]],
     trials: int,
     objective: dict[str, Any] | str | None = None,
-    algorithm: str | dict[str, Any] = "random",
+    algorithm: str | dict[str, Any] = "auto",
     training: dict[str, Any] | None = None,
     max_concurrent: int = 2,
     config: dict[str, Any] | None = None,

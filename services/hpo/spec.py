@@ -105,9 +105,10 @@ class DatasetSpec(_Strict):
 
 
 class AlgorithmSpec(_Strict):
-    # gp and optuna propose through the suggest activity (search/recorded.py); auto is replaced by
-    # gp or tpe when the spec is validated (search/auto.py's rule), so a sweep records its choice.
-    name: Literal["random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperband", "bohb"] = "random"
+    # gp and optuna propose through the suggest activity (search/recorded.py); auto, the default, is
+    # replaced by gp or tpe when the spec is validated (search/auto.py's rule), so a sweep records its
+    # choice.
+    name: Literal["random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperband", "bohb"] = "auto"
     eta: int = Field(default=3, ge=2, le=1_000)
     # Multi-fidelity lower rung, in training steps.
     min_fidelity: int | None = Field(default=None, ge=1, le=1_000_000_000)
@@ -390,7 +391,7 @@ class SweepSpec(_Strict):
             )
 
     def _resolve_auto(self) -> None:
-        """``auto`` (the algorithm, or asha's searcher) becomes gp or tpe now, once: the sweep
+        """``auto`` (the algorithm, or asha's or bohb's searcher) becomes gp or tpe now, once: the sweep
         carries the choice, so extending its trials or parallelism later cannot change its mind
         (which would change its scheduler's fingerprint)."""
         from hpo.search import parse_space
@@ -400,7 +401,7 @@ class SweepSpec(_Strict):
         space = parse_space(self.space)
         chosen = resolve_auto(algorithm.name, space, self.trials, self.max_concurrent)
         searcher = algorithm.options.get("searcher")
-        if algorithm.name == "asha" and searcher == "auto":
+        if algorithm.name in ("asha", "bohb") and searcher == "auto":
             options = {
                 **algorithm.options,
                 "searcher": resolve_auto(searcher, space, self.trials, self.max_concurrent),

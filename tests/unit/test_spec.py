@@ -24,9 +24,19 @@ def error_for(data: dict) -> str:
 
 def test_the_example_spec_is_valid():
     spec = load_spec(EXAMPLE)
-    assert spec.trials == 4 and spec.algorithm.name == "random" and spec.seed == 3
+    # algorithm: auto, resolved when read: 4 trials over a mostly numeric space is GP territory.
+    assert spec.trials == 4 and spec.algorithm.name == "gp" and spec.seed == 3
     assert spec.dataset.labels == ["negative", "positive"]
     assert set(spec.space) == {"lr", "batch_size", "warmup_ratio", "layers"}
+
+
+def test_auto_is_the_default_algorithm_and_is_resolved_when_read():
+    data = example()
+    del data["algorithm"]
+    assert parse_spec(data, source="s.yaml").algorithm.name == "gp"
+    # Past GP_MAX_TRIALS, or with many workers, auto picks TPE.
+    assert parse_spec({**data, "trials": 500}, source="s.yaml").algorithm.name == "tpe"
+    assert parse_spec({**data, "max_concurrent": 16, "trials": 32}, source="s.yaml").algorithm.name == "tpe"
 
 
 def test_unknown_field_is_named():

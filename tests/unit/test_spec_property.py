@@ -91,10 +91,12 @@ OPTIONS = {
     "n_startup_trials": SMALL_POSITIVE, "n_ei_candidates": SMALL_POSITIVE, "gamma": UNIT,
     "max_good": SMALL_POSITIVE, "prior_weight": UNIT, "multivariate": st.one_of(st.booleans(), WILD_STRINGS),
     "constant_liar": st.booleans(), "min_bandwidth": UNIT, "random_fraction": UNIT, "local_fraction": UNIT,
-    "local_scale": UNIT, "searcher": st.sampled_from(["random", "grid", "tpe", "cmaes", 3]),
+    "local_scale": UNIT, "searcher": st.sampled_from(["random", "grid", "tpe", "gp", "auto", "cmaes", 3]),
     "finish_best": st.one_of(st.booleans(), WILD_STRINGS), "seed": SMALL_POSITIVE, "eta": SMALL_POSITIVE,
     "mode": st.sampled_from(["min", "max"]), "num_trials": SMALL_POSITIVE, "max_fidelity": SMALL_POSITIVE,
-    "bogus": ANY_VALUE,
+    "sampler": st.sampled_from(["TPESampler", "GPSampler", "gp", "CmaEsSampler", "bogus", 3]),
+    "deterministic_objective": st.one_of(st.booleans(), WILD_STRINGS),
+    "max_observations": st.one_of(SMALL_POSITIVE, WILD_NUMBERS), "bogus": ANY_VALUE,
 }  # fmt: skip
 
 
@@ -147,7 +149,11 @@ def generated_specs(draw: st.DrawFn) -> dict[str, Any]:
     }
     if isinstance(task, dict) and "name" not in task:
         spec["objective"] = {"metric": draw(st.sampled_from(["loss", "accuracy", "val_f1"]))}
-    name = draw(st.sampled_from(["random", "grid", "tpe", "asha", "hyperband", "bohb"] * 2 + ["cmaes"]))
+    name = draw(
+        st.sampled_from(
+            ["random", "grid", "tpe", "asha", "hyperband", "bohb"] * 2 + ["gp", "optuna", "auto", "cmaes"]
+        )
+    )
     options = draw(
         mostly(st.just({}), st.dictionaries(st.sampled_from(sorted(OPTIONS)), st.just(None), max_size=3))
     )
