@@ -202,7 +202,10 @@ def main() -> None:
     methods = args.methods.split(",")
     budgets = [b for b in BUDGETS if b <= args.trials]
     tasks = [
-        (n, m, s, args.trials, args.tpe_options, args.gp_options) for n in names for m in methods for s in range(args.seeds)
+        (n, m, s, args.trials, args.tpe_options, args.gp_options)
+        for n in names
+        for m in methods
+        for s in range(args.seeds)
     ]
     wall = time.perf_counter()
     traces: dict[tuple[str, str], list[Trace]] = {}

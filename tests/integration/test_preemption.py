@@ -19,7 +19,9 @@ pytestmark = pytest.mark.integration
 
 async def test_trial_preempted_ten_times_completes_with_no_retry_spent(stack):
     spec = steady_spec(
-        trials=1, task={"config": {"step_seconds": 0.02}}, training={"max_steps": 2000, "checkpoint_every": 10}
+        trials=1,
+        task={"config": {"step_seconds": 0.02}},
+        training={"max_steps": 2000, "checkpoint_every": 10},
     )
     sweep_id = new_sweep_id("preempt")
     client = await connect(stack.settings)
