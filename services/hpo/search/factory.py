@@ -59,6 +59,7 @@ def _recorded_searcher(name: str, space: Space, options: dict[str, Any]) -> Sear
 
     options = dict(options)
     max_observations = options.pop("max_observations", None)
+    random_fraction = options.pop("random_fraction", 0.0)
     if name == "gp":
         if "sampler" in options:
             raise ValueError("sampler is only an option of algorithm optuna (gp is GPSampler)")
@@ -67,7 +68,9 @@ def _recorded_searcher(name: str, space: Space, options: dict[str, Any]) -> Sear
         raise ValueError("algorithm optuna needs the option sampler, e.g. sampler: TPESampler")
     else:
         sampler = options.pop("sampler")
-    return RecordedSearcher(space, sampler, options, max_observations=max_observations)
+    return RecordedSearcher(
+        space, sampler, options, max_observations=max_observations, random_fraction=random_fraction
+    )
 
 
 def resolve_auto(name: str, space: Space, num_trials: int | None, max_concurrent: int) -> str:

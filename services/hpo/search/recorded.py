@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .checks import shown
+from .checks import check_option, shown
 from .searcher import Observation, Searcher
 from .space import Space
 
@@ -70,8 +70,13 @@ class RecordedSearcher(Searcher):
         sampler: str = "GPSampler",
         sampler_options: Mapping[str, Any] | None = None,
         max_observations: int | None = None,
+        random_fraction: float = 0.0,
     ) -> None:
         super().__init__(space)
+        #: Share of proposals drawn uniformly at random instead of from the model (BOHB keeps a
+        #: third: under multi-fidelity the model sees biased low-fidelity results, and random
+        #: configurations keep the search from settling on a basin only the cheap rungs favour).
+        self.random_fraction = check_option("random_fraction", random_fraction, float, 0.0, 1.0)
         if not isinstance(sampler, str):
             raise ValueError(f"sampler must be a string, got {shown(sampler)}")
         options = dict(sampler_options or {})
@@ -106,12 +111,17 @@ class RecordedSearcher(Searcher):
         return int(self.sampler_options.get("n_startup_trials", DEFAULT_STARTUP))
 
     def config(self) -> dict[str, Any]:
-        return {
+        config = {
             "name": self.name,
             "sampler": self.sampler,
             "options": dict(self.sampler_options),
             "max_observations": self.max_observations,
         }
+        if self.random_fraction:
+            # Only when set: the config of a searcher without it (fingerprints, recorded requests
+            # of sweeps started before the option existed) stays exactly what it was.
+            config["random_fraction"] = self.random_fraction
+        return config
 
     def suggest(
         self,
@@ -120,6 +130,8 @@ class RecordedSearcher(Searcher):
         observations: Sequence[Observation],
         pending: Sequence[dict[str, Any]],
     ) -> dict[str, Any] | None:
+        if self.random_fraction > 0 and rng.random() < self.random_fraction:
+            return self.space.sample(rng)
         request = ProposalRequest(
             index=index,
             seed=rng.randrange(2**63),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hpo.modelsearch import SAMPLERS, ModelBasedSearcher
+from hpo.modelsearch.proposal import answer  # what the suggest activity computes for a request
 from hpo.search import ProposalNeeded, ProposalRequest, RecordedSearcher, build_scheduler, parse_space
 from hpo.search.searcher import Observation
 from hpo.spec import SpecError, parse_spec
@@ -23,16 +24,6 @@ SPACE = {
     "n": {"type": "int", "low": 1, "high": 8},
     "kind": {"type": "categorical", "choices": ["a", 2, True]},
 }
-
-
-def answer(request: ProposalRequest) -> dict[str, Any]:
-    """What the suggest activity computes for ``request``."""
-    config = request.searcher
-    searcher = ModelBasedSearcher(
-        parse_space(request.space), config["sampler"], config["options"], config["max_observations"]
-    )
-    observations = [Observation(params, loss) for params, loss in request.observations]
-    return searcher.suggest(random.Random(request.seed), request.index, observations, request.pending)
 
 
 def drive(scheduler: Any, method: str, state: Any, *args: Any, log: list | None = None) -> tuple[Any, list]:
@@ -171,3 +162,26 @@ def test_building_a_gp_scheduler_imports_no_model_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_random_fraction_skips_the_model_for_that_share_of_proposals() -> None:
+    space = parse_space(SPACE)
+    observations = [Observation(space.sample(random.Random(i)), float(i)) for i in range(12)]
+    always = RecordedSearcher(space, "GPSampler", {}, random_fraction=1.0)
+    # Never asks for a model proposal, and the same RNG gives the same configuration.
+    first = always.suggest(random.Random(3), 12, observations, [])
+    assert first == always.suggest(random.Random(3), 12, observations, []) and space.contains(first)
+    half = RecordedSearcher(space, "GPSampler", {}, random_fraction=0.5)
+    asked = 0
+    for seed in range(200):
+        try:
+            half.suggest(random.Random(seed), 12, observations, [])
+        except ProposalNeeded:
+            asked += 1
+    assert 70 < asked < 130  # about half go to the model
+    # A searcher without it keeps exactly the config (and fingerprint) it always had.
+    assert "random_fraction" not in RecordedSearcher(space).config()
+    assert half.config()["random_fraction"] == 0.5
+    for bad in (1.5, -0.1, "half", True):
+        with pytest.raises(ValueError, match="random_fraction"):
+            build_scheduler("bohb", SPACE, max_fidelity=9, min_fidelity=1, searcher="gp", random_fraction=bad)
