@@ -38,3 +38,37 @@ async def test_gp_sweep_proposes_through_a_recorded_activity(stack, training_wor
     best = status.leaderboard()[0]
     print(f"gp sweep best {best.objective:.4f} at {best.params}")
     await replay_and_record(stack, sweep_id, "gp_sweep_v1")
+
+
+async def test_bohb_with_a_gp_model_resumes_promotions_and_proposes_through_the_activity(
+    stack, training_worker
+):
+    """Multi-fidelity with a model: Hyperband's brackets, new configurations from a GP fitted on the
+    highest rung with enough results, promotions resumed from checkpoints."""
+    spec = steady_spec(
+        algorithm={
+            "name": "bohb",
+            "eta": 2,
+            "min_fidelity": 5,
+            "options": {"searcher": "gp", "n_startup_trials": 2},
+        },
+        trials=8,
+        max_concurrent=2,
+    )
+    sweep_id = new_sweep_id("bohb-gp")
+    status = await (await start(stack, spec, sweep_id)).result()
+    assert status.state == "completed"
+    assert status.trials_total == 8
+    assert all(t.status in ("completed", "stopped") for t in status.trials)
+    # Some trials were promoted past the first rung (resumed from their checkpoints) ...
+    assert any(len(t.segments) > 1 for t in status.trials), [t.segments for t in status.trials]
+    # ... and every new configuration was proposed by the recorded suggest activity.
+    client = await connect(stack.settings)
+    history = await client.get_workflow_handle(sweep_id).fetch_history()
+    suggested = [
+        e
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == stubs.SUGGEST_CONFIGURATION
+    ]
+    assert len(suggested) == 8
