@@ -14,6 +14,17 @@ from hpo.workers.connect import connect
 pytestmark = pytest.mark.integration
 
 
+async def suggest_activities(stack, sweep_id: str) -> int:
+    """How many suggest activities the sweep's recorded history scheduled."""
+    client = await connect(stack.settings)
+    history = await client.get_workflow_handle(sweep_id).fetch_history()
+    return sum(
+        e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == stubs.SUGGEST_CONFIGURATION
+        for e in history.events
+    )
+
+
 async def test_gp_sweep_proposes_through_a_recorded_activity(stack, training_worker):
     spec = steady_spec(
         algorithm={"name": "gp", "options": {"n_startup_trials": 3}}, trials=8, max_concurrent=2
@@ -25,16 +36,8 @@ async def test_gp_sweep_proposes_through_a_recorded_activity(stack, training_wor
     space = parse_space(spec.space)
     assert all(space.contains(t.params) for t in status.trials)
 
-    client = await connect(stack.settings)
-    history = await client.get_workflow_handle(sweep_id).fetch_history()
-    suggested = [
-        e
-        for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name == stubs.SUGGEST_CONFIGURATION
-    ]
     # One activity per proposal: the first three from the sampler's startup, five from the fitted GP.
-    assert len(suggested) == 8
+    assert await suggest_activities(stack, sweep_id) == 8
     best = status.leaderboard()[0]
     print(f"gp sweep best {best.objective:.4f} at {best.params}")
     await replay_and_record(stack, sweep_id, "gp_sweep_v1")
@@ -63,12 +66,4 @@ async def test_bohb_with_a_gp_model_resumes_promotions_and_proposes_through_the_
     # Some trials were promoted past the first rung (resumed from their checkpoints) ...
     assert any(len(t.segments) > 1 for t in status.trials), [t.segments for t in status.trials]
     # ... and every new configuration was proposed by the recorded suggest activity.
-    client = await connect(stack.settings)
-    history = await client.get_workflow_handle(sweep_id).fetch_history()
-    suggested = [
-        e
-        for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-        and e.activity_task_scheduled_event_attributes.activity_type.name == stubs.SUGGEST_CONFIGURATION
-    ]
-    assert len(suggested) == 8
+    assert await suggest_activities(stack, sweep_id) == 8
