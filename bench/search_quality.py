@@ -16,6 +16,9 @@ Optuna TPE's and Optuna GP's:
 
     default_vs_best_optuna=<x>            (<= 1 means hpo's default is at least as good)
 
+Both ratios floor a median regret at the suite's resolution (regret_floor): a tabular suite's
+optimum found by most seeds counts as one step of its table rather than a division by zero.
+
 Each run is traced once at the largest budget and cut at the smaller ones (no searcher here looks
 at the budget, except ``auto``'s choice, which is resolved per budget).
 
