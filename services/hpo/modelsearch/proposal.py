@@ -12,6 +12,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hpo.search.recorded import ProposalRequest
 from hpo.search.searcher import Observation
 from hpo.search.space import parse_space
 
@@ -44,7 +45,7 @@ def propose(
     return params
 
 
-def answer(request: Any) -> dict[str, Any]:
+def answer(request: ProposalRequest) -> dict[str, Any]:
     """The configuration a ``ProposalRequest`` asks for."""
     return propose(
         request.space, request.searcher, request.seed, request.index, request.observations, request.pending

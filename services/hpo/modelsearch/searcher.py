@@ -96,11 +96,10 @@ class ModelBasedSearcher(Searcher):
         pending: Sequence[dict[str, Any]],
     ) -> dict[str, Any] | None:
         seed = rng.randrange(2**31)
-        kept = self._kept(observations)
         with warnings.catch_warnings():
             # Experimental-argument warnings would repeat on every call of a durable sweep.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study = self._study(seed, kept, pending)
+            study = self._study(seed, self._kept(observations), pending)
             trial = study.ask(self._distributions)
         params = from_optuna_params(self.space, trial.params)
         return self._unrepeated(params, rng, observations, pending)

@@ -170,10 +170,10 @@ class RecordedSearcher(Searcher):
 T = TypeVar("T")
 
 
-def with_proposals(
-    searcher: Searcher, call: Callable[[], T], answer: Callable[[ProposalRequest], dict[str, Any]]
-) -> T:
-    """Run a scheduler call outside a workflow, answering each proposal it needs with ``answer``.
+def with_proposals(searcher: Searcher, method: Callable[..., T], *args: Any) -> T:
+    """``method(*args)`` (a scheduler call) outside a workflow, each model-based proposal it needs
+    computed in this process as the suggest activity would (this imports optuna: never call it
+    inside a workflow).
 
     The synchronous twin of the workflow's loop (steering's ``_fetch_proposals``, which awaits the
     suggest activity instead): call, and on ProposalNeeded offer the answer and call again with the
@@ -183,23 +183,17 @@ def with_proposals(
     asked: ProposalRequest | None = None
     while True:
         try:
-            result = call()
+            result = method(*args)
         except ProposalNeeded as needed:
             if not isinstance(searcher, RecordedSearcher) or needed.request == asked:
                 raise AssertionError(
                     f"search: proposal {needed.request.index} was offered but not taken"
                 ) from None
+            from ..modelsearch.proposal import answer
+
             asked = needed.request
             searcher.offer(asked, answer(asked))
             continue
         if isinstance(searcher, RecordedSearcher):
             searcher.drop_offers()
         return result
-
-
-def answer_locally(request: ProposalRequest) -> dict[str, Any]:
-    """Compute a proposal in this process, as the suggest activity would (imports optuna: never
-    call this inside a workflow)."""
-    from ..modelsearch.proposal import answer
-
-    return answer(request)

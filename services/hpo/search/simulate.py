@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .actions import Action, Create, Finish, Promote
-from .recorded import answer_locally, with_proposals
+from .recorded import with_proposals
 from .scheduler import Scheduler
 from .state import SchedulerState
 
@@ -50,12 +50,8 @@ def simulate(
     ``prior`` warm-starts the scheduler (``Scheduler.with_prior``)."""
     sim = Simulation()
     state = scheduler.with_prior(scheduler.new_state(), prior)
-
-    def search(method: Callable[..., Any], *args: Any) -> Any:
-        # gp/optuna searchers: their proposals are computed here, as the suggest activity would.
-        return with_proposals(scheduler.searcher, lambda: method(*args), answer_locally)
-
-    state, actions = search(scheduler.initial_actions, state)
+    # gp/optuna searchers: with_proposals computes their proposals here, as the suggest activity would.
+    state, actions = with_proposals(scheduler.searcher, scheduler.initial_actions, state)
     reached: dict[str, int] = {}  # fidelity each trial has trained to
     params: dict[str, dict[str, Any]] = {}
     queue: list[tuple[float, int, str, int, int | None]] = []
@@ -84,10 +80,14 @@ def simulate(
             state = scheduler.load_state(state.model_dump_json())
         sim.events.append((clock, trial_id, rung, value))
         if value is None:
-            state, actions = search(scheduler.on_failure, state, trial_id, "simulated failure")
+            state, actions = with_proposals(
+                scheduler.searcher, scheduler.on_failure, state, trial_id, "simulated failure"
+            )
         else:
             sim.trace.append((sim.compute - sum(q[0] - clock for q in queue), trial_id, rung, value))
-            state, actions = search(scheduler.on_result, state, trial_id, rung, value)
+            state, actions = with_proposals(
+                scheduler.searcher, scheduler.on_result, state, trial_id, rung, value
+            )
         if stop_when is not None and stop_when(sim):
             break
     else:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from .actions import Create, Finish, Promote
 from .factory import build_scheduler
-from .recorded import RecordedSearcher, answer_locally, with_proposals
+from .recorded import RecordedSearcher, with_proposals
 from .scheduler import Scheduler
 from .space import Space
 
@@ -80,7 +80,7 @@ class Study:
 
     def _search(self, method: Any, *args: Any) -> Any:
         """A scheduler call, with any model-based proposal it needs computed here."""
-        return with_proposals(self.scheduler.searcher, lambda: method(*args), answer_locally)
+        return with_proposals(self.scheduler.searcher, method, *args)
 
     def _pop(self, trial_id: str) -> int:
         if trial_id not in self._running:
