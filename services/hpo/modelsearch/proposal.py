@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hpo.search.recorded import ProposalRequest
+from hpo.search.recorded import LOSS_TRANSFORMS, ProposalRequest
 from hpo.search.searcher import Observation
 from hpo.search.space import parse_space
 
@@ -26,6 +26,7 @@ def searcher_from_config(space: Any, config: Mapping[str, Any]) -> ModelBasedSea
         config.get("sampler", "GPSampler"),
         config.get("options") or {},
         max_observations=config.get("max_observations"),
+        loss_transform=config.get("loss_transform", LOSS_TRANSFORMS[0]),
     )
 
 

@@ -53,13 +53,15 @@ def build_searcher(name: str, space: Space, seed: int, options: dict[str, Any], 
 
 
 def _recorded_searcher(name: str, space: Space, options: dict[str, Any]) -> Searcher:
-    """The options as hpo.search.create takes them: ``max_observations``, for optuna ``sampler``,
+    """The options as hpo.search.create takes them: ``max_observations``, ``loss_transform``,
+    ``random_fraction``, for optuna ``sampler``,
     and the sampler's own options (their names are checked where optuna may be imported)."""
-    from .recorded import RecordedSearcher
+    from .recorded import LOSS_TRANSFORMS, RecordedSearcher
 
     options = dict(options)
     max_observations = options.pop("max_observations", None)
     random_fraction = options.pop("random_fraction", 0.0)
+    loss_transform = options.pop("loss_transform", LOSS_TRANSFORMS[0])
     if name == "gp":
         if "sampler" in options:
             raise ValueError("sampler is only an option of algorithm optuna (gp is GPSampler)")
@@ -69,7 +71,12 @@ def _recorded_searcher(name: str, space: Space, options: dict[str, Any]) -> Sear
     else:
         sampler = options.pop("sampler")
     return RecordedSearcher(
-        space, sampler, options, max_observations=max_observations, random_fraction=random_fraction
+        space,
+        sampler,
+        options,
+        max_observations=max_observations,
+        random_fraction=random_fraction,
+        loss_transform=loss_transform,
     )
 
 

@@ -40,6 +40,15 @@ SAMPLER_NAMES = {
 }
 #: ModelBasedSearcher's default startup count (Optuna's samplers start with 10 random trials).
 DEFAULT_STARTUP = 10
+#: How a model-based searcher transforms the losses before fitting its model
+#: (hpo.modelsearch.transform); the first is the default.
+LOSS_TRANSFORMS = ("yeo-johnson", "none")
+
+
+def check_loss_transform(value: Any) -> str:
+    if value not in LOSS_TRANSFORMS:
+        raise ValueError(f"loss_transform is {shown(value)}, must be one of {', '.join(LOSS_TRANSFORMS)}")
+    return str(value)
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,10 @@ class RecordedSearcher(Searcher):
         sampler_options: Mapping[str, Any] | None = None,
         max_observations: int | None = None,
         random_fraction: float = 0.0,
+        loss_transform: str = LOSS_TRANSFORMS[0],
     ) -> None:
         super().__init__(space)
+        self.loss_transform = check_loss_transform(loss_transform)
         #: Share of proposals drawn uniformly at random instead of from the model (BOHB keeps a
         #: third: under multi-fidelity the model sees biased low-fidelity results, and random
         #: configurations keep the search from settling on a basin only the cheap rungs favour).
@@ -121,6 +132,10 @@ class RecordedSearcher(Searcher):
             # Only when set: the config of a searcher without it (fingerprints, recorded requests
             # of sweeps started before the option existed) stays exactly what it was.
             config["random_fraction"] = self.random_fraction
+        if self.loss_transform != LOSS_TRANSFORMS[0]:
+            # Likewise only when not the default (requests recorded before the option existed
+            # are answered with the default).
+            config["loss_transform"] = self.loss_transform
         return config
 
     def suggest(
