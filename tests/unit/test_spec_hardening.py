@@ -187,10 +187,11 @@ def test_seeds_stay_within_what_every_consumer_accepts() -> None:
         (algorithm("asha", searcher=["tpe"]), "algorithm.options.searcher is ['tpe'], must be one of random, grid, tpe"),
         (algorithm("bohb", random_fraction=2), "algorithm.options.random_fraction is 2.0, must be <= 1.0"),
         (algorithm("random", gamma=0.1), "algorithm.options: unknown option 'gamma' for algorithm random"),
+        (algorithm("gp", loss_transform="log"), "algorithm.options.loss_transform is 'log', must be one of yeo-johnson, none"),
     ],
     ids=["grid-1e8", "grid-10m", "shuffle-no", "n-ei-1e8", "n-ei-float", "min-bandwidth-nan", "min-bandwidth-0",
          "gamma-inf", "multivariate-no", "prior-weight", "local-scale", "finish-best-no", "searcher-list",
-         "bohb-random-fraction", "unknown"],
+         "bohb-random-fraction", "unknown", "loss-transform"],
 )  # fmt: skip
 def test_searcher_options_are_checked_and_named(fields: dict[str, Any], expected: str) -> None:
     assert expected in refused(**fields)

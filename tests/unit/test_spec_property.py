@@ -97,6 +97,7 @@ OPTIONS = {
     "sampler": st.sampled_from(["TPESampler", "GPSampler", "gp", "CmaEsSampler", "bogus", 3]),
     "deterministic_objective": st.one_of(st.booleans(), WILD_STRINGS),
     "max_observations": st.one_of(SMALL_POSITIVE, WILD_NUMBERS), "bogus": ANY_VALUE,
+    "loss_transform": st.one_of(st.sampled_from(["yeo-johnson", "none"]), WILD_STRINGS, ANY_VALUE),
 }  # fmt: skip
 
 

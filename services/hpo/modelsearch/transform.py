@@ -21,7 +21,6 @@ import warnings
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 from hpo.search.recorded import LOSS_TRANSFORMS
 
@@ -44,6 +43,10 @@ def transformed(losses: Sequence[float], how: str) -> list[float]:
         if not spread > 0 or not math.isfinite(spread):
             return list(losses)
         z = (y - y.mean()) / spread
+        # Imported here: scipy.stats takes a second to import, which checking a spec (it builds
+        # this searcher) should not pay.
+        from scipy import stats
+
         try:
             out, _ = stats.yeojohnson(z)
         except (ValueError, FloatingPointError, OverflowError):

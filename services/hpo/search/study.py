@@ -99,8 +99,9 @@ def create(
     """``hpo.search.create("tpe", space, mode="min", seed=0, num_trials=100)``; ``prior``:
     ``(params, value)`` results of earlier runs to warm-start the searcher with.
 
-    Every algorithm a sweep has: ``"gp"`` (Optuna's GPSampler; options ``n_startup_trials``,
-    ``deterministic_objective``, ``max_observations``), ``"optuna"`` with ``sampler="TPESampler"``
+    Every algorithm a sweep has: ``"gp"`` (Optuna's GPSampler fitted on Yeo-Johnson transformed
+    losses; options ``n_startup_trials``, ``deterministic_objective``, ``max_observations``,
+    ``loss_transform="none"`` for Optuna's own), ``"optuna"`` with ``sampler="TPESampler"``
     (or ``"GPSampler"``, ``"RandomSampler"``) and that sampler's options, ``"auto"`` (picks ``gp``
     or ``tpe`` from the space, ``num_trials`` and ``max_concurrent``, see ``search/auto.py``), and
     asha/hyperband/bohb with ``searcher="gp"`` (the model fitted on the highest rung with enough
