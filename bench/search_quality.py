@@ -1,7 +1,7 @@
 """Search quality: hpo's searchers against Optuna 5.0.0 on analytic functions and real tabular benchmarks.
 
 Every method gets the same budget (100 sequential evaluations by default) on the same
-functions with 20 seeds; the table shows the median final regret (best value found minus the
+functions and seeds (``--seeds``, 10 by default); the table shows the median final regret (best value found minus the
 known optimum) per function and method. The last line is the geometric mean, over functions,
 of hpo TPE's median regret divided by Optuna TPE's (defaults: multivariate, constant liar):
 
@@ -22,7 +22,7 @@ optimum found by most seeds counts as one step of its table rather than a divisi
 Each run is traced once at the largest budget and cut at the smaller ones (no searcher here looks
 at the budget, except ``auto``'s choice, which is resolved per budget).
 
-Usage: python bench/search_quality.py [--seeds 20] [--trials 100] [--workers 2] [--quick]
+Usage: python bench/search_quality.py [--seeds 10] [--trials 100] [--workers 2] [--quick]
 """
 
 from __future__ import annotations
