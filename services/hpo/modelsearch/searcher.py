@@ -33,7 +33,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState, create_trial
 
-from hpo.search.recorded import LOSS_TRANSFORMS, check_loss_transform
+from hpo.search.recorded import LOSS_TRANSFORMS, check_loss_transform, searcher_config
 from hpo.search.searcher import Observation, Searcher
 from hpo.search.space import Space
 
@@ -88,15 +88,13 @@ class ModelBasedSearcher(Searcher):
         return int(self.sampler_options.get("n_startup_trials", 10))
 
     def config(self) -> dict[str, Any]:
-        config = {
-            "name": self.name,
-            "sampler": self.sampler,
-            "options": dict(self.sampler_options),
-            "max_observations": self.max_observations,
-        }
-        if self.loss_transform != LOSS_TRANSFORMS[0]:
-            config["loss_transform"] = self.loss_transform  # as RecordedSearcher.config()
-        return config
+        return searcher_config(
+            self.name,
+            self.sampler,
+            self.sampler_options,
+            self.max_observations,
+            loss_transform=self.loss_transform,
+        )
 
     def suggest(
         self,

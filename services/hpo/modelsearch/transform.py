@@ -22,12 +22,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hpo.search.recorded import LOSS_TRANSFORMS
-
 #: Fewer losses than this carry too little information to fit lambda; they are left as they are.
 _MIN_LOSSES = 3
 
-__all__ = ["LOSS_TRANSFORMS", "transformed"]
+__all__ = ["transformed"]
 
 
 def transformed(losses: Sequence[float], how: str) -> list[float]:

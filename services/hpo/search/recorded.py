@@ -72,6 +72,33 @@ class ProposalNeeded(Exception):
         self.request = request
 
 
+def searcher_config(
+    name: str,
+    sampler: str,
+    sampler_options: dict[str, Any],
+    max_observations: int,
+    *,
+    loss_transform: str,
+    random_fraction: float = 0.0,
+) -> dict[str, Any]:
+    """The config of a model-based searcher, the same whether it is built in the workflow
+    (RecordedSearcher) or in the activity that answers it (ModelBasedSearcher)."""
+    config: dict[str, Any] = {
+        "name": name,
+        "sampler": sampler,
+        "options": dict(sampler_options),
+        "max_observations": max_observations,
+    }
+    # Options added later enter only when not their default, so the config of a searcher without
+    # them (fingerprints, recorded requests of sweeps started before they existed) stays exactly
+    # what it was, and such requests are answered with the default.
+    if random_fraction:
+        config["random_fraction"] = random_fraction
+    if loss_transform != LOSS_TRANSFORMS[0]:
+        config["loss_transform"] = loss_transform
+    return config
+
+
 class RecordedSearcher(Searcher):
     def __init__(
         self,
@@ -122,21 +149,14 @@ class RecordedSearcher(Searcher):
         return int(self.sampler_options.get("n_startup_trials", DEFAULT_STARTUP))
 
     def config(self) -> dict[str, Any]:
-        config = {
-            "name": self.name,
-            "sampler": self.sampler,
-            "options": dict(self.sampler_options),
-            "max_observations": self.max_observations,
-        }
-        if self.random_fraction:
-            # Only when set: the config of a searcher without it (fingerprints, recorded requests
-            # of sweeps started before the option existed) stays exactly what it was.
-            config["random_fraction"] = self.random_fraction
-        if self.loss_transform != LOSS_TRANSFORMS[0]:
-            # Likewise only when not the default (requests recorded before the option existed
-            # are answered with the default).
-            config["loss_transform"] = self.loss_transform
-        return config
+        return searcher_config(
+            self.name,
+            self.sampler,
+            self.sampler_options,
+            self.max_observations,
+            loss_transform=self.loss_transform,
+            random_fraction=self.random_fraction,
+        )
 
     def suggest(
         self,
