@@ -25,7 +25,6 @@ from typing import Any
 from .actions import Action, Stop
 from .ladder import Ladder
 from .scheduler import Job, Scheduler
-from .searcher import Observation
 from .state import SchedulerState, TrialRecord
 
 
@@ -38,6 +37,8 @@ class ASHAScheduler(Scheduler[SchedulerState]):
             raise ValueError(f"finish_best must be true or false, got {finish_best!r}")
         self.ladder = ladder
         self.finish_best = finish_best
+
+    models_highest_rung = True
 
     def _prior_rung(self) -> int:
         return self.ladder.top
@@ -81,13 +82,6 @@ class ASHAScheduler(Scheduler[SchedulerState]):
                 best = state.trials[ranked[0]]
                 return ranked[0] if best.status == "paused" and best.rung == rung else None
         return None
-
-    def _propose(
-        self, state: SchedulerState, observations: list[Observation] | None = None
-    ) -> dict[str, Any] | None:
-        if observations is None and self.searcher.wants_observations:
-            observations = self._rung_observations(state)
-        return super()._propose(state, observations)
 
     def _settle(self, state: SchedulerState, trial_id: str, record: TrialRecord) -> Iterable[Action]:
         record.status = "completed" if record.rung == self.ladder.top else "paused"

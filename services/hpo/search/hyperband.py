@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from .actions import Action, Stop
 from .ladder import Ladder
 from .scheduler import Job, Scheduler
-from .searcher import Observation
 from .state import SchedulerState, TrialRecord
 
 
@@ -65,6 +64,8 @@ class HyperbandScheduler(Scheduler[HyperbandState]):
         super().__init__(*args, **kwargs)
         self.ladder = ladder
         self.algorithm = algorithm  # type: ignore[misc]
+
+    models_highest_rung = True
 
     def _prior_rung(self) -> int:
         return self.ladder.top
@@ -116,13 +117,6 @@ class HyperbandScheduler(Scheduler[HyperbandState]):
         )
         bracket.members.append(job.trial_id)
         return job
-
-    def _propose(
-        self, state: HyperbandState, observations: list[Observation] | None = None
-    ) -> dict[str, Any] | None:
-        if observations is None and self.searcher.wants_observations:
-            observations = self._rung_observations(state)
-        return super()._propose(state, observations)
 
     # ---- events ------------------------------------------------------------------------
     def _settle(self, state: HyperbandState, trial_id: str, record: TrialRecord) -> Iterable[Action]:

@@ -37,6 +37,9 @@ class Best:
 class Scheduler(ABC, Generic[S]):
     algorithm: ClassVar[str]
     state_model: ClassVar[type[SchedulerState]] = SchedulerState
+    #: Multi-fidelity schedulers model the highest rung with enough results (BOHB's rule, see
+    #: _rung_observations); single-fidelity ones model every final result (_observations).
+    models_highest_rung: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -215,14 +218,17 @@ class Scheduler(ABC, Generic[S]):
         return ()
 
     # ---- helpers for subclasses --------------------------------------------------------
-    def _propose(self, state: S, observations: list[Observation] | None = None) -> dict[str, Any] | None:
+    def _propose(self, state: S) -> dict[str, Any] | None:
         """Ask the searcher for the next configuration, drawing one fresh RNG from the counter."""
-        if observations is None and self.searcher.wants_observations:
-            observations = self._observations(state)
+        observations: list[Observation] = []
+        if self.searcher.wants_observations:
+            observations = (
+                self._rung_observations(state) if self.models_highest_rung else self._observations(state)
+            )
         pending = [rec.params for rec in state.trials.values() if rec.status == "running"]
         rng = make_rng(self.seed, "propose", state.draws)
         state.draws += 1
-        params = self.searcher.suggest(rng, len(state.trials), observations or [], pending)
+        params = self.searcher.suggest(rng, len(state.trials), observations, pending)
         if params is not None and not self.space.contains(params):
             raise AssertionError(f"{self.searcher.name} proposed {params!r} outside the space")
         return params
