@@ -33,7 +33,14 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState, create_trial
 
-from hpo.search.recorded import LOSS_TRANSFORMS, check_loss_transform, searcher_config
+from hpo.search.recorded import (
+    DEFAULT_STARTUP,
+    LOSS_TRANSFORMS,
+    check_loss_transform,
+    check_max_observations,
+    model_searcher_name,
+    searcher_config,
+)
 from hpo.search.searcher import Observation, Searcher
 from hpo.search.space import Space
 
@@ -69,14 +76,8 @@ class ModelBasedSearcher(Searcher):
         self.sampler = sampler_class_name(sampler)
         self.sampler_options = dict(sampler_options or {})
         check_options(self.sampler, self.sampler_options)
-        if max_observations is not None and (
-            isinstance(max_observations, bool)
-            or not isinstance(max_observations, int)
-            or max_observations < 1
-        ):
-            raise ValueError(f"max_observations must be a positive integer or null, got {max_observations!r}")
-        self.max_observations = max_observations
-        self.name = "gp" if self.sampler == "GPSampler" else f"optuna:{self.sampler}"
+        self.max_observations = check_max_observations(max_observations)
+        self.name = model_searcher_name(self.sampler)
         self._distributions = to_optuna_distributions(space)
 
     @property
@@ -85,7 +86,7 @@ class ModelBasedSearcher(Searcher):
 
     @property
     def min_observations(self) -> int:
-        return int(self.sampler_options.get("n_startup_trials", 10))
+        return int(self.sampler_options.get("n_startup_trials", DEFAULT_STARTUP))
 
     def config(self) -> dict[str, Any]:
         return searcher_config(

@@ -51,6 +51,17 @@ def check_loss_transform(value: Any) -> str:
     return str(value)
 
 
+def check_max_observations(value: Any) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"max_observations must be a positive integer or null, got {shown(value)}")
+    return value
+
+
+def model_searcher_name(sampler: str) -> str:
+    """What reports and fingerprints call a model-based searcher, on both sides alike."""
+    return "gp" if sampler == "GPSampler" else f"optuna:{sampler}"
+
+
 @dataclass(frozen=True)
 class ProposalRequest:
     """Everything the suggest activity needs to rebuild the searcher and reproduce one proposal."""
@@ -120,22 +131,13 @@ class RecordedSearcher(Searcher):
         options = dict(sampler_options or {})
         if any(not isinstance(key, str) for key in options):
             raise ValueError("sampler options must be named by strings")
-        if max_observations is not None and (
-            isinstance(max_observations, bool)
-            or not isinstance(max_observations, int)
-            or max_observations < 1
-        ):
-            raise ValueError(
-                f"max_observations must be a positive integer or null, got {shown(max_observations)}"
-            )
         startup = options.get("n_startup_trials", DEFAULT_STARTUP)
         if isinstance(startup, bool) or not isinstance(startup, int) or startup < 0:
             raise ValueError(f"n_startup_trials must be a non-negative integer, got {shown(startup)}")
         self.sampler = SAMPLER_NAMES.get(sampler, sampler)
         self.sampler_options = options
-        self.max_observations = max_observations
-        # The same names as ModelBasedSearcher's, so reports and fingerprints read alike.
-        self.name = "gp" if self.sampler == "GPSampler" else f"optuna:{self.sampler}"
+        self.max_observations = check_max_observations(max_observations)
+        self.name = model_searcher_name(self.sampler)
         self._offers: dict[tuple[int, int], tuple[ProposalRequest, dict[str, Any]]] = {}
         self._taken: set[tuple[int, int]] = set()
 
