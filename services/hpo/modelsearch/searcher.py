@@ -33,15 +33,8 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState, create_trial
 
-from hpo.search.recorded import (
-    DEFAULT_STARTUP,
-    LOSS_TRANSFORMS,
-    check_loss_transform,
-    check_max_observations,
-    model_searcher_name,
-    searcher_config,
-)
-from hpo.search.searcher import Observation, Searcher
+from hpo.search.recorded import LOSS_TRANSFORMS, ModelSearcherSettings
+from hpo.search.searcher import Observation
 from hpo.search.space import Space
 
 from .distributions import from_optuna_params, to_optuna_distributions, to_optuna_params
@@ -62,7 +55,7 @@ logging.getLogger("optuna.storages._in_memory").addFilter(_QuietStudyCreation())
 _DEDUP_TRIES = 100
 
 
-class ModelBasedSearcher(Searcher):
+class ModelBasedSearcher(ModelSearcherSettings):
     def __init__(
         self,
         space: Space,
@@ -71,31 +64,11 @@ class ModelBasedSearcher(Searcher):
         max_observations: int | None = None,
         loss_transform: str = LOSS_TRANSFORMS[0],
     ) -> None:
-        super().__init__(space)
-        self.loss_transform = check_loss_transform(loss_transform)
-        self.sampler = sampler_class_name(sampler)
-        self.sampler_options = dict(sampler_options or {})
-        check_options(self.sampler, self.sampler_options)
-        self.max_observations = check_max_observations(max_observations)
-        self.name = model_searcher_name(self.sampler)
+        sampler = sampler_class_name(sampler)
+        options = dict(sampler_options or {})
+        check_options(sampler, options)
+        super().__init__(space, sampler, options, max_observations, loss_transform)
         self._distributions = to_optuna_distributions(space)
-
-    @property
-    def wants_observations(self) -> bool:
-        return True
-
-    @property
-    def min_observations(self) -> int:
-        return int(self.sampler_options.get("n_startup_trials", DEFAULT_STARTUP))
-
-    def config(self) -> dict[str, Any]:
-        return searcher_config(
-            self.name,
-            self.sampler,
-            self.sampler_options,
-            self.max_observations,
-            loss_transform=self.loss_transform,
-        )
 
     def suggest(
         self,

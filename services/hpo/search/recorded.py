@@ -83,34 +83,56 @@ class ProposalNeeded(Exception):
         self.request = request
 
 
-def searcher_config(
-    name: str,
-    sampler: str,
-    sampler_options: dict[str, Any],
-    max_observations: int,
-    *,
-    loss_transform: str,
-    random_fraction: float = 0.0,
-) -> dict[str, Any]:
-    """The config of a model-based searcher, the same whether it is built in the workflow
-    (RecordedSearcher) or in the activity that answers it (ModelBasedSearcher)."""
-    config: dict[str, Any] = {
-        "name": name,
-        "sampler": sampler,
-        "options": dict(sampler_options),
-        "max_observations": max_observations,
-    }
-    # Options added later enter only when not their default, so the config of a searcher without
-    # them (fingerprints, recorded requests of sweeps started before they existed) stays exactly
-    # what it was, and such requests are answered with the default.
-    if random_fraction:
-        config["random_fraction"] = random_fraction
-    if loss_transform != LOSS_TRANSFORMS[0]:
-        config["loss_transform"] = loss_transform
-    return config
+class ModelSearcherSettings(Searcher):
+    """What a model-based searcher is, the same on both sides: RecordedSearcher in the workflow
+    and hpo.modelsearch's ModelBasedSearcher in the activity that answers it. Both must give the
+    same name, config and startup count, or fingerprints and rung selection would differ."""
+
+    #: Share of proposals drawn uniformly at random instead of from the model (see RecordedSearcher).
+    random_fraction: float = 0.0
+
+    def __init__(
+        self,
+        space: Space,
+        sampler: str,
+        sampler_options: dict[str, Any],
+        max_observations: int | None,
+        loss_transform: str,
+    ) -> None:
+        super().__init__(space)
+        self.loss_transform = check_loss_transform(loss_transform)
+        self.sampler = sampler
+        self.sampler_options = sampler_options
+        self.max_observations = check_max_observations(max_observations)
+        self.name = "gp" if sampler == "GPSampler" else f"optuna:{sampler}"
+
+    @property
+    def wants_observations(self) -> bool:
+        return True
+
+    @property
+    def min_observations(self) -> int:
+        # Rung selection (_rung_observations) waits for the model's startup.
+        return int(self.sampler_options.get("n_startup_trials", DEFAULT_STARTUP))
+
+    def config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "name": self.name,
+            "sampler": self.sampler,
+            "options": dict(self.sampler_options),
+            "max_observations": self.max_observations,
+        }
+        # Options added later enter only when not their default, so the config of a searcher
+        # without them (fingerprints, recorded requests of sweeps started before they existed)
+        # stays exactly what it was, and such requests are answered with the default.
+        if self.random_fraction:
+            config["random_fraction"] = self.random_fraction
+        if self.loss_transform != LOSS_TRANSFORMS[0]:
+            config["loss_transform"] = self.loss_transform
+        return config
 
 
-class RecordedSearcher(Searcher):
+class RecordedSearcher(ModelSearcherSettings):
     def __init__(
         self,
         space: Space,
@@ -120,12 +142,6 @@ class RecordedSearcher(Searcher):
         random_fraction: float = 0.0,
         loss_transform: str = LOSS_TRANSFORMS[0],
     ) -> None:
-        super().__init__(space)
-        self.loss_transform = check_loss_transform(loss_transform)
-        #: Share of proposals drawn uniformly at random instead of from the model (BOHB keeps a
-        #: third: under multi-fidelity the model sees biased low-fidelity results, and random
-        #: configurations keep the search from settling on a basin only the cheap rungs favour).
-        self.random_fraction = check_option("random_fraction", random_fraction, float, 0.0, 1.0)
         if not isinstance(sampler, str):
             raise ValueError(f"sampler must be a string, got {shown(sampler)}")
         options = dict(sampler_options or {})
@@ -134,31 +150,15 @@ class RecordedSearcher(Searcher):
         startup = options.get("n_startup_trials", DEFAULT_STARTUP)
         if isinstance(startup, bool) or not isinstance(startup, int) or startup < 0:
             raise ValueError(f"n_startup_trials must be a non-negative integer, got {shown(startup)}")
-        self.sampler = SAMPLER_NAMES.get(sampler, sampler)
-        self.sampler_options = options
-        self.max_observations = check_max_observations(max_observations)
-        self.name = model_searcher_name(self.sampler)
+        super().__init__(
+            space, SAMPLER_NAMES.get(sampler, sampler), options, max_observations, loss_transform
+        )
+        #: Share of proposals drawn uniformly at random instead of from the model (BOHB keeps a
+        #: third: under multi-fidelity the model sees biased low-fidelity results, and random
+        #: configurations keep the search from settling on a basin only the cheap rungs favour).
+        self.random_fraction = check_option("random_fraction", random_fraction, float, 0.0, 1.0)
         self._offers: dict[tuple[int, int], tuple[ProposalRequest, dict[str, Any]]] = {}
         self._taken: set[tuple[int, int]] = set()
-
-    @property
-    def wants_observations(self) -> bool:
-        return True
-
-    @property
-    def min_observations(self) -> int:
-        # As ModelBasedSearcher: rung selection (_rung_observations) waits for the model's startup.
-        return int(self.sampler_options.get("n_startup_trials", DEFAULT_STARTUP))
-
-    def config(self) -> dict[str, Any]:
-        return searcher_config(
-            self.name,
-            self.sampler,
-            self.sampler_options,
-            self.max_observations,
-            loss_transform=self.loss_transform,
-            random_fraction=self.random_fraction,
-        )
 
     def suggest(
         self,
