@@ -224,13 +224,21 @@ async def sweep_run(
     stack: EmbeddedStack | None = None,
     output: Path | None = None,
 ) -> int:
+    from hpo.follow import SweepFailed
+
     spec = spec or load_spec(spec_path)
-    final = await run_and_follow(settings, spec, sweep_id, wait=wait, stack=stack)
+    try:
+        final = await run_and_follow(settings, spec, sweep_id, wait=wait, stack=stack)
+    except SweepFailed as failed:
+        # A script reading --output learns of the failure there too (state "failed", the
+        # reason in stop_reason, the trials it had), not from a missing file.
+        if output is not None and failed.status is not None:
+            write_status(output, failed.status)
+        raise
     if final is None:
         return 0
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(final.model_dump_json(indent=1))
+        write_status(output, final)
     console.print(leaderboard(final))
     _print_failures(final)
     completed = [t for t in final.trials if t.status in ("completed", "stopped") and t.objective is not None]
@@ -240,6 +248,14 @@ async def sweep_run(
         # answer, not a failure.
         return 0
     return 0 if completed else 1
+
+
+def write_status(path: Path, status: SweepStatus) -> None:
+    """The status as JSON, whole or not at all: written beside the file, then renamed over it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(status.model_dump_json(indent=1))
+    partial.replace(path)
 
 
 async def run_and_follow(

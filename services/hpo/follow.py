@@ -56,7 +56,12 @@ T = TypeVar("T")
 
 class SweepFailed(UserError):
     """The sweep itself ended badly (failed, terminated, cancelled, timed out): exit code 1,
-    unlike a UserError, which is the command's own fault."""
+    unlike a UserError, which is the command's own fault. ``status``, when known, is what the
+    sweep had when it ended (state "failed", the reason in stop_reason): `--output` writes it."""
+
+    def __init__(self, message: str, status: SweepStatus | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 async def ended_badly(handle: WorkflowHandle[Any, Any], error: WorkflowFailureError) -> str:
@@ -352,6 +357,7 @@ async def follow(
     for (see Reconnector); a sweep that did not complete raises SweepFailed."""
     follower = Follower(console)
     link = Reconnector(client, console, address, handle.id, reconnect_timeout_s)
+    last: SweepStatus | None = None  # the newest status the sweep answered with
     result = asyncio.ensure_future(handle.result())
     live_view = Live(console=console, refresh_per_second=2, transient=True) if console.is_terminal else None
     try:
@@ -380,6 +386,7 @@ async def follow(
             except WorkflowQueryFailedError:
                 continue  # e.g. the sweep is failing: its result says why
             link.reached()
+            last = status
             for line in follower.events(status):
                 say(console, line)
             running = [t for t in status.trials if t.status == "running"]
@@ -391,7 +398,13 @@ async def follow(
                 follower.last_log = time.monotonic()
                 console.print(board)
     except WorkflowFailureError as error:
-        raise SweepFailed(await ended_badly(handle, error)) from None
+        failure = await ended_badly(handle, error)
+        reason = failure.removeprefix(f"sweep {handle.id} ")
+        if last is not None:
+            ended = last.model_copy(update={"state": "failed", "stop_reason": reason})
+        else:  # it failed before it answered a query (e.g. preparing its dataset)
+            ended = await ended_status(client, handle, reason)
+        raise SweepFailed(failure, ended) from None
     finally:
         if not result.done():
             result.cancel()

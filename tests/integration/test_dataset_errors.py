@@ -50,11 +50,17 @@ async def test_a_bad_dataset_is_said_once_without_a_traceback(
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     sweep_id = new_sweep_id("bad-data")
 
-    run = _hpo("sweep", "run", str(path), "--id", sweep_id, env=stack.env)
+    output = tmp_path / "out" / "final.json"
+    run = _hpo("sweep", "run", str(path), "--id", sweep_id, "--output", str(output), env=stack.env)
     said = run.stdout + run.stderr
     assert run.returncode == 1, said  # the sweep failed (exit 2 is for what `hpo` finds itself)
     assert said.count(message) == 1, said
     assert f"sweep {sweep_id} failed: {data}" in said and "Traceback" not in said
+    # --output says so too: a script finds the failure and its reason there, not a missing file.
+    written = SweepStatus.model_validate_json(output.read_text())
+    assert (written.sweep_id, written.state) == (sweep_id, "failed"), written
+    assert message in (written.stop_reason or ""), written.stop_reason
+    assert not list(output.parent.glob(".*.partial")), "the JSON is written whole, then renamed"
 
     status = _hpo("sweep", "status", sweep_id, env=stack.env)
     shown = status.stdout + status.stderr
