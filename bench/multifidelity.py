@@ -42,6 +42,9 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+# One BLAS/OpenMP thread per worker process (OpenBLAS reads this too): with more, the GP's idle
+# threads spin-wait for the cores the other worker holds, and that spinning counts as its CPU.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from analytic import HARTMANN_ALPHA, hartmann6
