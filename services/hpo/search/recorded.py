@@ -57,11 +57,6 @@ def check_max_observations(value: Any) -> int | None:
     return value
 
 
-def model_searcher_name(sampler: str) -> str:
-    """What reports and fingerprints call a model-based searcher, on both sides alike."""
-    return "gp" if sampler == "GPSampler" else f"optuna:{sampler}"
-
-
 @dataclass(frozen=True)
 class ProposalRequest:
     """Everything the suggest activity needs to rebuild the searcher and reproduce one proposal."""
