@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import signal
 import tempfile
@@ -189,6 +190,7 @@ def demo(settings: Settings, home: Path | None, spec_path: Path, output: Path | 
     """Stack up, one sweep, stack down. Without --home the state (checkpoints included) lives
     in a temporary directory that is removed afterwards."""
     spec = load_spec(spec_path)  # validate before starting anything
+    check_output(output)
     scratch = None if home else tempfile.TemporaryDirectory(prefix="hpo-demo-")
     stack = EmbeddedStack.for_home(home or Path(scratch.name), settings, ephemeral_ports=True)  # type: ignore[union-attr]
     started = time.monotonic()
@@ -227,6 +229,7 @@ async def sweep_run(
     from hpo.follow import SweepFailed
 
     spec = spec or load_spec(spec_path)
+    check_output(output)
     try:
         final = await run_and_follow(settings, spec, sweep_id, wait=wait, stack=stack)
     except SweepFailed as failed:
@@ -248,6 +251,28 @@ async def sweep_run(
         # answer, not a failure.
         return 0
     return 0 if completed else 1
+
+
+def check_output(path: Path | None) -> None:
+    """An --output that can never be written is said before the sweep starts, not after it
+    ran for hours. Nothing is created here: the file and its folders are written at the end."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UserError(
+            f"--output {path} is a directory; give the path of a file for the sweep's final status JSON"
+        )
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the nearest folder that exists: the missing ones are made later
+    if not folder.is_dir():
+        raise UserError(
+            f"--output {path} cannot be written: {folder} is a file, not a folder; give another path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(
+            f"--output {path} cannot be written: {folder} is not writable by you; give another path"
+        )
 
 
 def write_status(path: Path, status: SweepStatus) -> None:

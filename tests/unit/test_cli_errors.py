@@ -72,3 +72,20 @@ def test_unreachable_temporal_exits_2_naming_the_address(tmp_path):
     assert result.returncode == 2
     assert f"Temporal at {env['HPO_TEMPORAL_ADDRESS']} is unreachable" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_that_cannot_be_written_is_said_before_anything_starts(tmp_path):
+    # Said before the sweep starts (the endpoints are closed: reaching them would fail
+    # differently), not after it ran for hours; nothing is created.
+    spec = write_spec(tmp_path, lambda d: None)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for output, said in (
+        (tmp_path, f"--output {tmp_path} is a directory"),
+        (blocker / "sub" / "final.json", f"{blocker} is a file, not a folder"),
+    ):
+        result = hpo("sweep", "run", str(spec), "--output", str(output), env=closed_endpoints(), cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert said in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
