@@ -393,7 +393,7 @@ async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepSt
     """The sweep's status: its result once completed; its query's answer while it runs; for a
     sweep that failed (or was terminated, cancelled, timed out) the trials it had, with state
     "failed" and the reason in stop_reason (SweepFailed when not even those can be had)."""
-    from hpo.follow import SweepFailed, ended_badly, ended_status
+    from hpo.follow import SweepFailed, ended_badly, ended_status, marked_failed
 
     handle = client.get_workflow_handle(sweep_id, result_type=SweepStatus)
     try:
@@ -420,8 +420,7 @@ async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepSt
         status = await handle.query("status", result_type=SweepStatus, rpc_timeout=STATUS_QUERY_TIMEOUT)
     except (WorkflowQueryFailedError, RPCError) as error:
         if failure is not None:
-            reason = failure.removeprefix(f"sweep {sweep_id} ")
-            ended = await ended_status(client, handle, reason)
+            ended = await ended_status(client, handle, failure)
             if ended is None:
                 raise SweepFailed(failure) from None
             return ended
@@ -434,8 +433,7 @@ async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepSt
         ) from None
     if failure is not None:
         # The query replays the history to where it ended: the workflow never learnt it failed.
-        reason = failure.removeprefix(f"sweep {sweep_id} ")
-        return status.model_copy(update={"state": "failed", "stop_reason": reason})
+        return marked_failed(status, failure)
     return status
 
 

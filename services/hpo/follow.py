@@ -153,11 +153,22 @@ def _trial_of(error: BaseException) -> str | None:
     return None
 
 
+def _reason(failure: str, sweep_id: str) -> str:
+    """ended_badly's line without its "sweep X" subject: what a status's stop_reason says."""
+    return failure.removeprefix(f"sweep {sweep_id} ")
+
+
+def marked_failed(status: SweepStatus, failure: str) -> SweepStatus:
+    """What a sweep that ended badly last answered with, marked failed with ended_badly's reason."""
+    return status.model_copy(update={"state": "failed", "stop_reason": _reason(failure, status.sweep_id)})
+
+
 async def ended_status(
-    client: Client, handle: WorkflowHandle[Any, SweepStatus], reason: str
+    client: Client, handle: WorkflowHandle[Any, SweepStatus], failure: str
 ) -> SweepStatus | None:
-    """What can be said of a sweep that ended badly when it cannot be asked (a query replays
-    a failed workflow into its failure): its spec, from the input its run started with."""
+    """What can be said of a sweep that ended badly (``failure``: ended_badly's line) when it
+    cannot be asked (a query replays a failed workflow into its failure, or it never answered):
+    its spec, from the input its run started with."""
     from hpo.messages import SweepRequest
 
     try:
@@ -173,7 +184,7 @@ async def ended_status(
     return SweepStatus(
         sweep_id=request.sweep_id, name=spec.name, spec=spec, state="failed",
         objective_metric=spec.objective.metric, mode=spec.objective.mode, trials=[],
-        stop_reason=reason, code=request.code,
+        stop_reason=_reason(failure, request.sweep_id), code=request.code,
     )  # fmt: skip
 
 
@@ -399,11 +410,10 @@ async def follow(
                 console.print(board)
     except WorkflowFailureError as error:
         failure = await ended_badly(handle, error)
-        reason = failure.removeprefix(f"sweep {handle.id} ")
         if last is not None:
-            ended = last.model_copy(update={"state": "failed", "stop_reason": reason})
+            ended = marked_failed(last, failure)
         else:  # it failed before it answered a query (e.g. preparing its dataset)
-            ended = await ended_status(client, handle, reason)
+            ended = await ended_status(client, handle, failure)
         raise SweepFailed(failure, ended) from None
     finally:
         if not result.done():
