@@ -125,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     watch = sweep_sub.add_parser("watch", help="follow a running sweep live to its end, then its leaderboard")
     watch.add_argument("sweep_id")
     _add_control(sweep_sub)
+    delete = sweep_sub.add_parser(
+        "delete",
+        help="remove an ended sweep: its record, checkpoints, curves, the code archive and snapshot "
+        "no other sweep uses, and its closed workflows in Temporal",
+    )
+    delete.add_argument("sweep_id")
+    delete.add_argument(
+        "--yes", action="store_true", help="delete without asking (needed without a terminal)"
+    )
 
     predict = sub.add_parser(
         "predict", help="predictions of a sweep's best trial or SWEEP/TRIAL (the task's predict hook)"
@@ -162,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--tensorboard", metavar="DIR", type=Path, default=None, help="event files under DIR/SWEEP_ID"
     )
+
+    storage = sub.add_parser("storage", help="the bucket's shared objects")
+    storage_sub = storage.add_subparsers(dest="storage_command", required=True)
+    gc = storage_sub.add_parser(
+        "gc", help="list the code archives and snapshots that no sweep's record names (with --dry-run)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="list only (required: gc deletes nothing yet)")
 
     sub.add_parser("check", help="exit 0 if Temporal and S3 are reachable")
     _debug_everywhere(parser)
@@ -284,6 +300,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from hpo.control_command import list_sweeps
 
         return asyncio.run(list_sweeps(settings, args.include_finished, args.limit))
+    if args.command == "sweep" and args.sweep_command == "delete":
+        from hpo.delete_command import sweep_delete
+
+        return asyncio.run(sweep_delete(settings, args.sweep_id, yes=args.yes))
     if args.command == "predict":
         from hpo.predict_input import read_inputs
 
@@ -297,6 +317,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from hpo.tracking_command import export
 
         return asyncio.run(export(settings, args.sweep_id, args.mlflow, args.tensorboard))
+    if args.command == "storage":
+        from hpo.storage_command import gc
+
+        return gc(settings, args.dry_run)
     if args.command == "check":
         return asyncio.run(commands.check(settings))
     raise AssertionError(args.command)
