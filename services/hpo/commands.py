@@ -17,7 +17,7 @@ from rich.text import Text
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from hpo.messages import CodeRef, PredictRequest, PredictResult, PriorTrial, Queues, SweepRequest, SweepStatus
 from hpo.report import failures, leaderboard
@@ -301,7 +301,7 @@ async def run_and_follow(
         from hpo.warm_start import WarmStartError, fetch_warm_start
 
         try:
-            warm = await fetch_warm_start(client, spec, spec.warm_start)
+            warm = await fetch_warm_start(client, spec, spec.warm_start, settings)
         except WarmStartError as error:
             raise UserError(str(error)) from None
         console.print(warm.summary(), markup=False)
@@ -371,11 +371,12 @@ async def _follow_to_the_end(
 ) -> SweepStatus:
     """Follow the sweep to its result, riding out a Temporal restart; a sweep that did not
     complete raises SweepFailed (exit code 1)."""
-    from hpo.follow import follow
+    from hpo.follow import SweepFailed, follow
+    from hpo.sweep_view import RecordUnreadable, with_record
 
     settings = settings or Settings()
     try:
-        return await follow(
+        final = await follow(
             client,
             handle,
             console,
@@ -383,13 +384,46 @@ async def _follow_to_the_end(
             address=settings.temporal_address,
             reconnect_timeout_s=settings.reconnect_timeout_s,
         )
+        # The whole trial table: a recorded sweep's result holds its running trials only.
+        return with_record(settings, final)
+    except SweepFailed as failed:
+        if failed.status is not None:
+            try:
+                failed.status = with_record(settings, failed.status)
+            except RecordUnreadable:
+                pass  # what the sweep answered still says how it failed
+        raise
+    except RecordUnreadable as error:
+        raise UserError(str(error)) from None
     except RPCError as error:
         raise UserError(
             f"lost sweep {sweep_id}: {error.message}; see `hpo sweep status {sweep_id}`"
         ) from None
 
 
-async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepStatus:
+async def _status_of(client: Client, sweep_id: str, settings: Settings) -> SweepStatus:
+    """The sweep's status with its whole trial table: its live workflow over its record, or
+    (Temporal has dropped the workflow) its record alone (see hpo.sweep_view)."""
+    from hpo.sweep_view import RecordUnreadable, recorded_status, with_record
+
+    try:
+        try:
+            status = await _temporal_status_of(client, sweep_id, settings.sweep_queue)
+        except _NoSuchWorkflow as missing:
+            found = recorded_status(settings, sweep_id)
+            if found is None:
+                raise UserError(str(missing)) from None
+            return found
+        return with_record(settings, status)
+    except RecordUnreadable as error:
+        raise UserError(str(error)) from None
+
+
+class _NoSuchWorkflow(Exception):
+    pass
+
+
+async def _temporal_status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepStatus:
     """The sweep's status: its result once completed; its query's answer while it runs; for a
     sweep that failed (or was terminated, cancelled, timed out) the trials it had, with state
     "failed" and the reason in stop_reason (SweepFailed when not even those can be had)."""
@@ -399,10 +433,13 @@ async def _status_of(client: Client, sweep_id: str, sweep_queue: str) -> SweepSt
     try:
         described = await handle.describe()
     except RPCError as error:
-        raise UserError(
+        message = (
             f"no sweep {sweep_id!r} ({error.message}); `hpo sweep list --all` lists the sweeps, "
             "`hpo sweep run` prints the id"
-        ) from None
+        )
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise _NoSuchWorkflow(message) from None
+        raise UserError(message) from None
     if described.status == WorkflowExecutionStatus.COMPLETED:
         # The final status is the workflow's result, in its history: no sweep worker needed.
         return await handle.result()
@@ -469,7 +506,7 @@ def _print_failures(status: SweepStatus) -> None:
 async def sweep_status(settings: Settings, sweep_id: str) -> int:
     """Leaderboard and state; exit code 1 when the sweep failed (or was terminated ...)."""
     client = await preflight(settings)
-    status = await _status_of(client, sweep_id, settings.sweep_queue)
+    status = await _status_of(client, sweep_id, settings)
     console.print(leaderboard(status))
     _print_failures(status)
     if status.counts:
@@ -496,7 +533,7 @@ async def sweep_status(settings: Settings, sweep_id: str) -> int:
 async def predict(settings: Settings, target: str, texts: list[str]) -> int:
     client = await preflight(settings)
     sweep_id, _, trial_id = target.partition("/")
-    status = await _status_of(client, sweep_id, settings.sweep_queue)
+    status = await _status_of(client, sweep_id, settings)
     trial_id = trial_id or status.best_trial_id or ""
     trial = next((t for t in status.trials if t.trial_id == trial_id), None)
     if trial is None or trial.train is None or trial.train.checkpoint_key is None:

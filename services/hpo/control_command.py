@@ -80,7 +80,16 @@ async def control(settings: Settings, sweep_id: str, request: ControlRequest) ->
     client = await _client(settings)
     handle = client.get_workflow_handle(sweep_id, result_type=SweepStatus)
     verb = VERBS[request.action]
-    ended = await _ended(handle, sweep_id)
+    try:
+        ended = await _ended(handle, sweep_id)
+    except UserError:
+        if request.action != "extend":
+            raise
+        ended = "gone from Temporal"
+    if ended is not None and request.action == "extend" and ended in ("completed", "stopped", "gone from Temporal"):
+        from hpo.extend_command import extend_ended
+
+        return await extend_ended(client, settings, sweep_id, request)
     if ended is not None:
         raise UserError(f"sweep {sweep_id} has already ended ({ended}): there is nothing to {verb}")
     try:

@@ -66,6 +66,9 @@ class SegmentRequest(BaseModel):
     # The trial workflow restarts a preempted segment itself (no retry spent): the activity
     # then ends a preempted execution with a non-retryable WorkerShutdown carrying its details.
     preemptible: bool = False
+    # The trial's sweep has a record (hpo.engine): the activity stops the segment (checkpointing)
+    # once the sweep's workflow has ended, so no trial outlives its sweep.
+    watch_sweep: bool = False
 
 
 class TrainResult(BaseModel):
@@ -83,6 +86,9 @@ class TrainResult(BaseModel):
     currency: str | None = None
     lost_seconds: float = 0.0  # accelerator-seconds of work thrown away by crashes and preemptions
     retried_steps_saved: int = 0  # steps a retried attempt did not retrain thanks to a checkpoint
+    # Steps trained again after a crash, a hang or a preemption: what an earlier execution had
+    # reached past the checkpoint the next one resumed from (their seconds are in lost_seconds).
+    redone_steps: int = 0
     attempts: int = 1  # executions of this segment (retries and preemptions included)
     preemptions: int = 0
     retries: int = 0  # attempts spent on real failures
@@ -101,6 +107,9 @@ class ReleaseRequest(BaseModel):
     sweep_id: str
     keep: dict[str, str]
     scope: str | None = None
+    # Sweeps with a record: the activity reads which checkpoint each trial keeps from it
+    # (`keep` would grow with the trials, past what one payload may carry).
+    keep_from_record: bool = False
 
 
 class ReleaseResult(BaseModel):
@@ -162,6 +171,9 @@ class TrialRequest(BaseModel):
     # Set by sweeps that continue-as-new: the trial signals its result to this workflow id
     # (whichever run of the sweep is current) instead of the sweep awaiting the child.
     report_to: str | None = None
+    # Sweeps with a record (hpo.engine): a trial whose sweep has ended writes how it ended to
+    # the record itself, and its training activity stops once the sweep is gone.
+    recorded: bool = False
 
 
 TrialStatus = Literal["running", "completed", "failed", "stopped", "cancelled"]
@@ -185,6 +197,7 @@ class SegmentRecord(BaseModel):
     accelerators: float = 1.0
     price_per_hour: float | None = None
     currency: str | None = None
+    redone_steps: int = 0
 
 
 class TrialResult(BaseModel):
@@ -202,6 +215,17 @@ class TrialResult(BaseModel):
     segments: list[SegmentRecord] = []
     preemptions: int = 0
     retries: int = 0
+
+
+class TrialEvent(BaseModel):
+    """One change to one trial, as the sweep's record keeps it (hpo.engine.trial_table folds
+    them into the trial table). Append-only: a trial is the fold of its events, oldest first."""
+
+    trial_id: str
+    status: TrialStatus  # the trial's status after this event
+    params: dict[str, Any] | None = None  # the first event of a trial carries its params
+    segment: SegmentRecord | None = None  # a segment that ended
+    result: TrialResult | None = None  # what that segment returned, merged into the trial
 
 
 class PriorTrial(BaseModel):
@@ -227,6 +251,43 @@ class SweepRequest(BaseModel):
     # The compact state of the previous run (zlib-compressed JSON in base64: payloads are
     # JSON, raw bytes do not survive them), set on continue-as-new.
     carried: str | None = None
+    # `hpo sweep extend` of a finished sweep: its recorded state (`carried`) goes on with these
+    # limits (an `extend` ControlRequest), under the same id and storage scope.
+    extend: ControlRequest | None = None
+
+
+class SweepStart(BaseModel):
+    """What the record keeps of a sweep's start (``sweep.json``): enough to read it back,
+    extend it, and tell which code archive and snapshot it uses."""
+
+    sweep_id: str
+    scope: str
+    request: SweepRequest
+    snapshot: SnapshotRef | None = None
+    started_at: float
+
+
+class RecordBatch(BaseModel):
+    """One append-only piece of a sweep's record (``events/{seq:09d}.json``). Written by an
+    activity, idempotently: a retried write puts the same bytes under the same key."""
+
+    sweep_id: str
+    scope: str
+    seq: int
+    events: list[TrialEvent] = []
+    start: SweepStart | None = None  # the first piece: sweep.json is written from it
+    # The sweep's own status (state, totals, stop reason) where it changed: at its start,
+    # when it continues-as-new, when it ends.
+    status: SweepStatus | None = None
+    # The engine's compact state when the sweep ended: `hpo sweep extend` continues from it.
+    carried: str | None = None
+    # Written by a trial whose sweep had already ended (terminated, failed): its own key.
+    orphan: str | None = None
+
+
+class RecordWritten(BaseModel):
+    key: str
+    bytes: int
 
 
 ControlAction = Literal["pause", "resume", "stop", "cancel_trial", "extend"]
@@ -263,6 +324,7 @@ class Money(BaseModel):
     full_fidelity: float = 0.0  # every trial trained to the full budget, once, from step 0
     saved_by_early_stopping: float = 0.0
     saved_by_resuming: float = 0.0  # promotions and retries from checkpoints instead of step 0
+    redone_steps: int = 0  # steps trained again after crashes, hangs and preemptions (their cost is lost)
     # spent - lost_to_faults + saved_by_early_stopping == full_fidelity (the ledger's identity)
 
 
@@ -291,6 +353,13 @@ class SweepStatus(BaseModel):
     max_concurrent: int = 0
     scope: str | None = None
     runs: int = 1  # runs of the sweep workflow (continue-as-new)
+    # Sweeps with a record (hpo.engine): `trials` holds only the running ones, the rest is in
+    # the record; readers fold the record and then these events, not yet written to it.
+    recorded: bool = False
+    unrecorded: list[TrialEvent] = []
+    # The record's pieces before this one hold everything up to `unrecorded` (a piece being
+    # written while the sweep answered may hold some of those events too: readers skip it).
+    record_seq: int = 0
 
     def leaderboard(self) -> list[TrialResult]:
         """Trials best first (see ranked_trials)."""
@@ -314,3 +383,6 @@ def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
         key=lambda t: (-t.rung, sign * (t.objective or 0.0), t.trial_id),
     )
     return scored + sorted((t for t in trials if t.objective is None), key=lambda t: t.trial_id)
+RecordBatch.model_rebuild()
+SweepRequest.model_rebuild()
+SweepStart.model_rebuild()

@@ -47,7 +47,7 @@ async def report(settings: Settings, sweep_id: str, out_dir: Path | None, *, ima
     from hpo.report_html import ImageExportUnavailable, write_report
 
     client = await preflight(settings)
-    status = await _status_of(client, sweep_id, settings.sweep_queue)
+    status = await _status_of(client, sweep_id, settings)
     curves = await asyncio.to_thread(read_curves, settings, status)
     out = out_dir or default_out_dir(sweep_id)
     try:

@@ -14,6 +14,8 @@ from hpo.messages import (
     PredictRequest,
     PredictResult,
     PrepareRequest,
+    RecordBatch,
+    RecordWritten,
     ReleaseRequest,
     ReleaseResult,
     SegmentRequest,
@@ -28,6 +30,7 @@ TRAIN_SEGMENT = "train_segment"
 RELEASE_CHECKPOINTS = "release_checkpoints"
 PREDICT = "predict"
 SUGGEST_CONFIGURATION = "suggest_configuration"
+WRITE_RECORD = "write_record"
 # Sweeps recorded before the task API prepared their data under this name.
 ENSURE_SNAPSHOT_V1 = "ensure_snapshot"
 
@@ -65,4 +68,10 @@ def predict(request: PredictRequest) -> PredictResult:
 @activity.defn(name=SUGGEST_CONFIGURATION)
 def suggest_configuration(request: SuggestRequest) -> SuggestResult:
     """Sweep queue: one proposal of a model-based searcher (GP, Optuna), recorded in history."""
+    raise NotImplementedError
+
+
+@activity.defn(name=WRITE_RECORD)
+def write_record(batch: RecordBatch) -> RecordWritten:
+    """Sweep queue: one piece of the sweep's record in S3 (hpo.storage.sweep_record)."""
     raise NotImplementedError

@@ -94,7 +94,7 @@ async def export(
         mlflow_uri = DEFAULT_MLFLOW_URI
     _require_trackers(mlflow_uri is not None, tensorboard_dir is not None)
     client = await preflight(settings)
-    status = await _status_of(client, sweep_id, settings.sweep_queue)
+    status = await _status_of(client, sweep_id, settings)
     curves = read_curves(settings, status)
     _tracker_defaults()
     if mlflow_uri is not None:

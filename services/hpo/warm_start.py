@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from hpo.messages import PriorTrial, SweepStatus
 from hpo.search import parse_space, prior_problem
+from hpo.settings import Settings
 from hpo.spec import SweepSpec
 
 STATUS_QUERY_TIMEOUT = timedelta(seconds=30)
@@ -90,13 +91,34 @@ def collect_prior(spec: SweepSpec, statuses: Sequence[SweepStatus]) -> WarmStart
     return result
 
 
-async def read_sweep(client: Client, sweep_id: str) -> SweepStatus:
-    """An earlier sweep's status: its result once completed, else its ``status`` query."""
+async def read_sweep(client: Client, sweep_id: str, settings: Settings | None = None) -> SweepStatus:
+    """An earlier sweep's status with its whole trial table: its workflow's (the result once
+    completed, else its ``status`` query) over its record, or its record alone once Temporal
+    has dropped it (hpo.sweep_view). Without ``settings`` only Temporal is read."""
+    from hpo.sweep_view import RecordUnreadable, recorded_status, with_record
+
+    try:
+        status = await _temporal_sweep(client, sweep_id, missing_ok=settings is not None)
+        if settings is None:
+            return status if status is not None else await _temporal_sweep(client, sweep_id)  # type: ignore[return-value]
+        if status is None:
+            found = recorded_status(settings, sweep_id)
+            if found is None:
+                return await _temporal_sweep(client, sweep_id)  # type: ignore[return-value]  # raises: no such sweep
+            return found
+        return with_record(settings, status)
+    except RecordUnreadable as error:
+        raise WarmStartError(f"warm_start: {error}") from None
+
+
+async def _temporal_sweep(client: Client, sweep_id: str, missing_ok: bool = False) -> SweepStatus | None:
     handle = client.get_workflow_handle(sweep_id, result_type=SweepStatus)
     try:
         described = await handle.describe()
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
+            if missing_ok:
+                return None
             raise WarmStartError(
                 f"warm_start: no sweep {sweep_id!r} on this Temporal server ({error.message}); "
                 "warm_start lists the ids of earlier sweeps, as `hpo sweep run` printed them "
@@ -123,12 +145,16 @@ async def read_sweep(client: Client, sweep_id: str) -> SweepStatus:
         ) from None
 
 
-async def fetch_warm_start(client: Client, spec: SweepSpec, sweep_ids: Sequence[str]) -> WarmStart:
+async def fetch_warm_start(
+    client: Client, spec: SweepSpec, sweep_ids: Sequence[str], settings: Settings | None = None
+) -> WarmStart:
     """Read each earlier sweep (duplicates once, in order) and collect its priors."""
-    statuses = [await read_sweep(client, sweep_id) for sweep_id in dict.fromkeys(sweep_ids)]
+    statuses = [await read_sweep(client, sweep_id, settings) for sweep_id in dict.fromkeys(sweep_ids)]
     return collect_prior(spec, statuses)
 
 
-async def fetch_prior(client: Client, spec: SweepSpec, sweep_ids: list[str]) -> list[PriorTrial]:
+async def fetch_prior(
+    client: Client, spec: SweepSpec, sweep_ids: list[str], settings: Settings | None = None
+) -> list[PriorTrial]:
     """The priors of ``sweep_ids`` for a sweep of ``spec`` (``source`` is "SWEEP/TRIAL")."""
-    return (await fetch_warm_start(client, spec, sweep_ids)).prior
+    return (await fetch_warm_start(client, spec, sweep_ids, settings)).prior

@@ -9,13 +9,30 @@ from hpo import stubs
 from hpo.activities.base import ActivityBase
 from hpo.messages import ReleaseRequest, ReleaseResult
 from hpo.storage.checkpoints import UnsafeKey, trial_prefix
+from hpo.storage.s3 import ObjectStore
+
+
+def kept_checkpoints(store: ObjectStore, request: ReleaseRequest) -> dict[str, str]:
+    """Per scored trial of a recorded sweep, the checkpoint its result came from."""
+    from hpo.engine.trial_table import fold
+    from hpo.storage.sweep_record import SweepRecord
+
+    record = SweepRecord(store).read(request.sweep_id, request.scope)
+    if record is None:
+        return {}
+    return {
+        trial.trial_id: trial.train.checkpoint_key
+        for trial in fold(record.events()).values()
+        if trial.status in ("completed", "stopped") and trial.train and trial.train.checkpoint_key
+    }
 
 
 class RetentionActivities(ActivityBase):
     @activity.defn(name=stubs.RELEASE_CHECKPOINTS)
     def release_checkpoints(self, request: ReleaseRequest) -> ReleaseResult:
         released = 0
-        for trial_id, keep in sorted(request.keep.items()):
+        keep_of = kept_checkpoints(self.store, request) if request.keep_from_record else request.keep
+        for trial_id, keep in sorted(keep_of.items()):
             try:
                 # Only under this run's prefix: an earlier run under a reused sweep id keeps its own.
                 trial = trial_prefix(request.sweep_id, trial_id, request.scope)

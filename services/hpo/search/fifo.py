@@ -12,6 +12,7 @@ from .state import SchedulerState, TrialRecord
 
 class FIFOScheduler(Scheduler[SchedulerState]):
     algorithm = "fifo"
+    retires_finished = True
 
     def __init__(self, *args: Any, algorithm: str = "fifo", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -24,7 +25,7 @@ class FIFOScheduler(Scheduler[SchedulerState]):
 
     def _next_job(self, state: SchedulerState, side: list[Action]) -> Job | None:
         limit = self._limit()
-        if limit is not None and len(state.trials) >= limit:
+        if limit is not None and self.trial_count(state) >= limit:
             return None
         params = self._propose(state)
         if params is None:

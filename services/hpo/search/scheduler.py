@@ -20,10 +20,13 @@ from .prior import prior_problem
 from .rng import make_rng
 from .searcher import Observation, Searcher
 from .space import Space
-from .state import PriorObservation, SchedulerState, TrialRecord
+from .state import ArchivedObservation, PriorObservation, SchedulerState, TrialRecord
 
 S = TypeVar("S", bound=SchedulerState)
 Job = Create | Promote
+#: Retired trials a model-based searcher keeps learning from, newest kept (see ``compact``).
+MAX_ARCHIVED_OBSERVATIONS = 10_000
+FINISHED = ("completed", "failed", "stopped")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ class Scheduler(ABC, Generic[S]):
     #: Multi-fidelity schedulers model the highest rung with enough results (BOHB's rule, see
     #: _rung_observations); single-fidelity ones model every final result (_observations).
     models_highest_rung: ClassVar[bool] = False
+    #: Decisions never look at a finished trial again, except a searcher's observations:
+    #: ``compact`` may retire finished trials (FIFO). Ladders rank every result of a rung, so not they.
+    retires_finished: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -168,6 +174,40 @@ class Scheduler(ABC, Generic[S]):
             return state, []
         return state, self._fill(state, self.max_concurrent)
 
+    def reopen(self, state: S) -> S:
+        """A finished state opened for more work (a finished sweep extended with more trials,
+        through a scheduler rebuilt with the new ``num_trials``): ``refill`` issues it, and
+        ``Finish`` comes again once it is done. Trials stopped at the finish stay stopped."""
+        state = self._copy(state)
+        state.finished = False
+        return state
+
+    def compact(self, state: S) -> S:
+        """The same future decisions from a smaller state: with ``retires_finished``, finished
+        trials leave ``trials`` (counted in ``retired``; their final results kept in ``archive``
+        for searchers that learn from them, the newest MAX_ARCHIVED_OBSERVATIONS). What a sweep
+        carries across Continue-As-New then does not grow with the trials it has finished."""
+        state = self._copy(state)
+        if not self.retires_finished:
+            return state
+        finished = [tid for tid, rec in state.trials.items() if rec.status in FINISHED]
+        if not finished:
+            return state
+        archive = list(state.archive)
+        if self.searcher.wants_observations:
+            for tid in finished:
+                rec = state.trials[tid]
+                if rec.status != "failed" and rec.rung in rec.values:
+                    archive.append(ArchivedObservation(number=_number(tid), params=rec.params, value=rec.values[rec.rung]))
+        state.archive = archive[-MAX_ARCHIVED_OBSERVATIONS:]
+        state.trials = {tid: rec for tid, rec in state.trials.items() if rec.status not in FINISHED}
+        state.retired += len(finished)
+        return state
+
+    def trial_count(self, state: SchedulerState) -> int:
+        """Trials created so far, retired ones included."""
+        return len(state.trials) + state.retired
+
     def on_failure(self, state: S, trial_id: str, reason: str) -> tuple[S, list[Action]]:
         state = self._copy(state)
         record = self._running(state, trial_id, None)
@@ -228,7 +268,7 @@ class Scheduler(ABC, Generic[S]):
         pending = [rec.params for rec in state.trials.values() if rec.status == "running"]
         rng = make_rng(self.seed, "propose", state.draws)
         state.draws += 1
-        params = self.searcher.suggest(rng, len(state.trials), observations, pending)
+        params = self.searcher.suggest(rng, self.trial_count(state), observations, pending)
         if params is not None and not self.space.contains(params):
             raise AssertionError(f"{self.searcher.name} proposed {params!r} outside the space")
         return params
@@ -243,11 +283,15 @@ class Scheduler(ABC, Generic[S]):
     def _observations(self, state: S) -> list[Observation]:
         """Observations at the highest rung of the ladder (full fidelity for FIFO), after the
         prior ones (oldest first: TPE's ramp lets them fade as the sweep's own results come in)."""
-        return self._prior_observations(state) + [
-            Observation(rec.params, self.loss(rec.values[rec.rung]))
-            for rec in state.trials.values()
+        live = [
+            (_number(tid), Observation(rec.params, self.loss(rec.values[rec.rung])))
+            for tid, rec in state.trials.items()
             if rec.status != "failed" and rec.rung in rec.values
         ]
+        if state.archive:
+            archived = [(a.number, Observation(a.params, self.loss(a.value))) for a in state.archive]
+            live = sorted(archived + live, key=lambda pair: pair[0])
+        return self._prior_observations(state) + [observation for _, observation in live]
 
     def _rung_observations(self, state: S) -> list[Observation]:
         """BOHB's rule: model the highest rung that has enough results for the searcher.
@@ -272,7 +316,7 @@ class Scheduler(ABC, Generic[S]):
     def _new_trial(
         self, state: S, params: dict[str, Any], rung: int, fidelity: int | None, bracket: int | None = None
     ) -> Create:
-        trial_id = f"t{len(state.trials):04d}"
+        trial_id = f"t{self.trial_count(state):04d}"
         state.trials[trial_id] = TrialRecord(params=params, rung=rung, bracket=bracket)
         # The action gets its own dict: whatever the caller does with it cannot reach the state.
         return Create(trial_id=trial_id, params=dict(params), rung=rung, fidelity=fidelity)
@@ -343,3 +387,8 @@ class Scheduler(ABC, Generic[S]):
         state.finished = True
         actions.append(Finish())
         return actions
+
+
+def _number(trial_id: str) -> int:
+    """t0042 -> 42 (trial ids are made by ``_new_trial``)."""
+    return int(trial_id[1:])

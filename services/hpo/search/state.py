@@ -38,6 +38,16 @@ class PriorObservation(BaseModel):
     value: float
 
 
+class ArchivedObservation(BaseModel):
+    """What a model-based searcher still learns from a trial ``compact`` retired."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int  # the trial's creation number (t0042 -> 42): observations stay in creation order
+    params: dict[str, Any]
+    value: float  # raw objective at the trial's final rung
+
+
 class SchedulerState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +60,10 @@ class SchedulerState(BaseModel):
     trials: dict[str, TrialRecord] = Field(default_factory=dict)
     #: Warm start (``Scheduler.with_prior``), oldest first. Never edited in place, so clones share it.
     prior: list[PriorObservation] = Field(default_factory=list)
+    #: Finished trials ``Scheduler.compact`` dropped from ``trials`` (they never run again):
+    #: counted here, and kept in ``archive`` where the searcher learns from them (bounded).
+    retired: int = 0
+    archive: list[ArchivedObservation] = Field(default_factory=list)
 
     def clone(self) -> Self:
         """A new state sharing the trial records: schedulers copy a record before editing it

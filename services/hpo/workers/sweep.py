@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from hpo.activities.record import RecordActivities
 from hpo.activities.retention import RetentionActivities
 from hpo.activities.suggest import SuggestActivities
 from hpo.settings import Settings
@@ -32,6 +33,8 @@ PASSTHROUGH = (
     "hpo.trial",
     "hpo.rng",
     "hpo.search_attributes",
+    "hpo.engine",
+    "hpo.ledger",
 )
 
 
@@ -51,6 +54,7 @@ async def run_sweep_worker(settings: Settings, concurrency: int = 2) -> None:
         workflow_runner=workflow_runner(),
         activities=[
             RetentionActivities(settings).release_checkpoints,
+            RecordActivities(settings).write_record,
             SuggestActivities().suggest_configuration,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=concurrency),

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from hpo.spec import BudgetSpec, make_scheduler
     from hpo.workflows import sweep_metrics
     from hpo.workflows.proposals import fetch_proposal
+    from hpo.workflows.retention import release_checkpoints
     from hpo.workflows.sweep_state import Job, SweepState
     from hpo.workflows.trial import TrialWorkflow, prepare_data, segment_target
 
@@ -129,8 +130,6 @@ class SteerableSweep:
             raise ApplicationError(
                 "search scheduler stalled: nothing running and no Finish", non_retryable=True
             )
-        from hpo.workflows.sweep import release_checkpoints
-
         state.released_bytes = await release_checkpoints(
             self.request, list(state.trials.values()), state.scope
         )

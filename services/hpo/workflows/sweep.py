@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from hpo import search_attributes, stubs
@@ -19,8 +19,6 @@ with workflow.unsafe.imports_passed_through():
         ControlRequest,
         ControlResult,
         PrepareRequest,
-        ReleaseRequest,
-        ReleaseResult,
         SegmentRecord,
         SnapshotRef,
         SweepRequest,
@@ -31,38 +29,11 @@ with workflow.unsafe.imports_passed_through():
     )
     from hpo.spec import make_scheduler
     from hpo.workflows import sweep_metrics
+    from hpo.workflows.retention import release_checkpoints
     from hpo.workflows.segment_outcome import RESULT_SIGNAL
     from hpo.workflows.steering import SteerableSweep, guarded
+    from hpo.workflows.sweep_run import EngineSweep
     from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
-
-
-async def release_checkpoints(
-    request: SweepRequest, trials: list[TrialResult], scope: str | None = None
-) -> int:
-    """Each scored trial keeps the checkpoint its result came from (what `hpo predict` and
-    a later resume read); older ones and orphaned uploads are deleted. Failed trials keep
-    theirs for diagnosis. Storage is money: ASHA leaves many paused trials behind.
-    Returns the bytes released (0 when the clean-up failed: the sweep's results stand)."""
-    keep = {
-        trial.trial_id: trial.train.checkpoint_key
-        for trial in trials
-        if trial.status in ("completed", "stopped") and trial.train and trial.train.checkpoint_key
-    }
-    if not keep:
-        return 0
-    try:
-        released: ReleaseResult = await workflow.execute_activity(
-            stubs.release_checkpoints,
-            ReleaseRequest(sweep_id=request.sweep_id, keep=keep, scope=scope),
-            task_queue=request.queues.sweep,
-            start_to_close_timeout=timedelta(minutes=10),
-            heartbeat_timeout=timedelta(minutes=2),
-            retry_policy=QUICK_RETRY,
-        )
-    except ActivityError as error:
-        workflow.logger.warning("superseded checkpoints not released: %s", error.cause or error)
-        return 0
-    return released.released_bytes
 
 
 # A ValidationError fails the sweep, not its workflow task: the SDK raises it while decoding a
@@ -84,6 +55,8 @@ class SweepWorkflow:
         # trials arrive by signal, possibly before the loop exists (first task of a new run).
         self._steerable: SteerableSweep | None = None
         self._inbox: list[TrialResult] = []
+        # Sweeps started by this version: the pure engine, executed by sweep_run.py.
+        self._engine: EngineSweep | None = None
 
     def _record(self, trial_id: str, result: TrialResult) -> TrialResult:
         segment = self._segments[trial_id][-1]
@@ -104,7 +77,11 @@ class SweepWorkflow:
     @workflow.run
     async def run(self, request: SweepRequest) -> SweepStatus:
         self._request = request
-        # patched(): sweeps recorded before steering replay the first loop below, unchanged.
+        # patched(): sweeps recorded before the engine replay the steerable loop, and those
+        # recorded before steering the first loop below, each unchanged.
+        if workflow.patched("engine"):
+            self._engine = EngineSweep(request, self._inbox)
+            return await self._engine.run()
         if workflow.patched("steering"):
             self._steerable = SteerableSweep(request, self._inbox)
             return await self._steerable.run()
@@ -227,6 +204,8 @@ class SweepWorkflow:
 
     @workflow.query(name="status")
     def status(self) -> SweepStatus:
+        if self._engine is not None:
+            return self._engine.status()
         return self._steerable.status() if self._steerable else self._status()
 
     @workflow.query(name="leaderboard")
@@ -236,16 +215,23 @@ class SweepWorkflow:
     @workflow.signal(name=RESULT_SIGNAL)
     def trial_finished(self, result: TrialResult) -> None:
         self._inbox.append(result)
+        if self._engine is not None:
+            self._engine.deliver()
         if self._steerable is not None:
             self._steerable.deliver()
 
     @workflow.update(name="control")
     def control(self, command: ControlRequest) -> ControlResult:
+        if self._engine is not None:
+            return self._engine.control(command)
         assert self._steerable is not None  # the validator refuses otherwise
         return self._steerable.control(command)
 
     @control.validator
     def _validate_control(self, command: ControlRequest) -> None:
+        if self._engine is not None:
+            self._engine.validate(command)
+            return
         if self._steerable is None:
             raise ValueError("this sweep was started by an earlier hpo version and cannot be steered")
         self._steerable.validate(command)

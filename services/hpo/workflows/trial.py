@@ -19,14 +19,19 @@ from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from hpo import stubs
+    from hpo.engine.targets import segment_target
+    from hpo.engine.trial_table import ended_segment
     from hpo.messages import (
         CodeRef,
         PrepareRequest,
         Queues,
+        RecordBatch,
+        SegmentRecord,
         SegmentRequest,
         SegmentResult,
         SnapshotRef,
         TrainResult,
+        TrialEvent,
         TrialRequest,
         TrialResult,
     )
@@ -60,15 +65,6 @@ async def prepare_data(spec: SweepSpec, queues: Queues, code: CodeRef | None) ->
     )
 
 
-def segment_target(spec: SweepSpec, fidelity: int | None) -> int | None:
-    """Where this segment ends: its rung's fidelity, else the budget in steps, else None (the
-    task trains its whole budget, e.g. training.epochs, which only the task can count)."""
-    budget = spec.training.max_steps
-    if fidelity is None:
-        return budget
-    return min(fidelity, budget) if budget is not None else fidelity
-
-
 @workflow.defn(name="TrialWorkflow")
 class TrialWorkflow:
     @workflow.run
@@ -77,7 +73,9 @@ class TrialWorkflow:
         # can be stopped gracefully, and report by signal; older sweeps' trials run as before.
         if request.report_to is not None:
             result = await self._steerable_segment(request)
-            await _report(request.report_to, result)
+            reported = await _report(request.report_to, result)
+            if not reported and request.recorded:
+                await _record_orphan(request, result)
             return result
         spec = request.spec
         result = TrialResult(
@@ -146,7 +144,12 @@ class TrialWorkflow:
         return await workflow.execute_activity(
             stubs.train_segment,
             segment_request(
-                request, request.snapshot, scope=request.scope, previous=previous, preemptible=True
+                request,
+                request.snapshot,
+                scope=request.scope,
+                previous=previous,
+                preemptible=True,
+                watch_sweep=request.recorded,
             ),
             task_queue=request.queues.training,
             start_to_close_timeout=timedelta(hours=24),
@@ -188,12 +191,17 @@ def _ended_early(result: TrialResult, error: BaseException) -> TrialResult:
         return result
     result.status = "failed"
     result.error = _reason(error)
+    # A failure that says what it spent (a hang's does) is paid for in the ledger too. Its
+    # checkpoints go when the sweep ends: there is nothing to serve from a failed segment.
+    details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else None
+    if isinstance(details, dict) and "seconds" in details:
+        result.train = _spent(details).model_copy(update={"checkpoint_key": None})
     workflow.logger.warning("trial %s failed: %s", result.trial_id, result.error)
     return result
 
 
 def _spent(details: dict) -> TrainResult:
-    """What a stopped segment measured, from its final heartbeat details."""
+    """What a stopped (or failed) segment measured, from its final details."""
     return TrainResult(
         step=int(details.get("step", 0)),
         checkpoint_key=details.get("checkpoint_key"),
@@ -202,18 +210,57 @@ def _spent(details: dict) -> TrainResult:
         train_seconds=float(details.get("seconds", 0.0)),
         lost_seconds=float(details.get("lost_seconds", 0.0)),
         retried_steps_saved=int(details.get("retried_steps_saved", 0)),
+        redone_steps=int(details.get("redone_steps", 0)),
         attempts=int(details.get("attempts", 0)) + 1,
         preemptions=int(details.get("preemptions", 0)),
+        retries=max(int(details.get("attempts", 0)) - int(details.get("preemptions", 0)), 0),
         accelerators=float(details.get("accelerators", 1.0)),
     )
 
 
-async def _report(sweep_id: str, result: TrialResult) -> None:
-    """Hand the result to whichever run of the sweep is current (it may have continued-as-new)."""
+async def _report(sweep_id: str, result: TrialResult) -> bool:
+    """Hand the result to whichever run of the sweep is current (it may have continued-as-new);
+    False when there is none."""
     try:
         await workflow.get_external_workflow_handle(sweep_id).signal(RESULT_SIGNAL, result)
     except Exception as error:  # the sweep has ended (failed, terminated): nobody to tell
         workflow.logger.warning("could not report %s to sweep %s: %s", result.trial_id, sweep_id, error)
+        return False
+    return True
+
+
+async def _record_orphan(request: TrialRequest, result: TrialResult) -> None:
+    """The sweep ended before this segment did: the segment writes how it ended to the sweep's
+    record itself (a piece of its own, read after the sweep's pieces)."""
+    if request.scope is None:
+        return
+    opened = SegmentRecord(
+        rung=request.rung, started_at=workflow.info().start_time.timestamp(), target_step=request.fidelity
+    )
+    event = TrialEvent(
+        trial_id=request.trial_id,
+        status=result.status,
+        params=request.params,
+        segment=ended_segment(opened, result, workflow.now().timestamp()),
+        result=result,
+    )
+    batch = RecordBatch(
+        sweep_id=request.sweep_id,
+        scope=request.scope,
+        seq=0,
+        events=[event],
+        orphan=f"orphan-{request.trial_id}-r{request.rung}",
+    )
+    try:
+        await workflow.execute_activity(
+            stubs.write_record,
+            batch,
+            task_queue=request.queues.sweep,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=QUICK_RETRY,
+        )
+    except ActivityError as error:
+        workflow.logger.warning("could not record how %s ended: %s", request.trial_id, error.cause or error)
 
 
 def segment_request(request: TrialRequest, snapshot: SnapshotRef | None, **extra: Any) -> SegmentRequest:
