@@ -14,6 +14,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError
 
 from hpo.commands import UserError, console
+from hpo.engine.control import check_extend
+from hpo.engine.state import EngineState
 from hpo.messages import ControlRequest, SweepRequest, SweepStatus
 from hpo.settings import Settings
 from hpo.sweep_view import RecordUnreadable, _read
@@ -44,6 +46,11 @@ async def extend_ended(client: Client, settings: Settings, sweep_id: str, comman
         raise UserError(
             f"sweep {sweep_id} has ended: extending it needs --trials (more than its {status.trials_planned})"
         )
+    try:
+        # The checks the sweep makes, here first: a refusal then costs no run of the workflow.
+        check_extend(command, EngineState.unpack(carried))
+    except ValueError as refusal:
+        raise UserError(f"sweep {sweep_id} refused to extend: {refusal}") from None
     start = record.start
     request = SweepRequest(
         sweep_id=sweep_id,

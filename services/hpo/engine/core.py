@@ -489,7 +489,6 @@ class SweepEngine:
         *,
         start: SweepStart | None = None,
         status: SweepStatus | None = None,
-        carried: str | None = None,
     ) -> RecordBatch | None:
         """The next piece of the record (None: nothing to write); `written()` once it is stored."""
         state = self.state
@@ -503,10 +502,24 @@ class SweepEngine:
             events=state.unrecorded,
             start=start,
             status=status,
-            carried=carried,
         )
         state.unrecorded = []
         state.record_seq += 1
+        self._in_flight = batch
+        return batch
+
+    def final_batch(self, sweep_id: str, status: SweepStatus) -> RecordBatch:
+        """The last piece of this run of the sweep: what is left to write, its status, and the
+        compact state `hpo sweep extend` goes on from (which continues after this piece)."""
+        state = self.state
+        assert self._in_flight is None
+        events, state.unrecorded = state.unrecorded, []
+        seq = state.record_seq
+        state.record_seq += 1
+        carried = self.carry()
+        batch = RecordBatch(
+            sweep_id=sweep_id, scope=state.scope, seq=seq, events=events, status=status, carried=carried
+        )
         self._in_flight = batch
         return batch
 

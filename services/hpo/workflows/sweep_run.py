@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from hpo.messages import (
         ControlRequest,
         ControlResult,
+        RecordBatch,
         SweepRequest,
         SweepStart,
         SweepStatus,
@@ -109,8 +110,7 @@ class EngineSweep:
             self.request, [], engine.state.scope, keep_from_record=True
         )
         engine.done = True
-        carried = engine.carry()
-        await self._write(status=self._slim(), carried=carried)
+        await self._store(engine.final_batch(self.request.sweep_id, self._slim()))
         self._record_metrics(force=True)
         if self.request.search_attributes:
             workflow.upsert_search_attributes([search_attributes.STATE.value_set(engine.state_name())])
@@ -119,13 +119,16 @@ class EngineSweep:
     async def _begin(self) -> SweepEngine:
         request = self.request
         if request.carried:
-            self.engine = SweepEngine.resume(request.carried)
+            engine = SweepEngine.resume(request.carried)
             if request.extend is not None:
                 try:
-                    message = self.engine.reopened(request.extend)
+                    message = engine.reopened(request.extend)
                 except ValueError as refusal:
+                    # Refused before this run is the sweep's: its record keeps how it ended.
                     raise ApplicationError(str(refusal), type="ControlRefused", non_retryable=True) from None
                 workflow.logger.info("sweep %s %s", request.sweep_id, message)
+            self.engine = engine
+            if request.extend is not None:
                 # Later runs (continue-as-new) carry the extended state, not the command.
                 self.request = request.model_copy(update={"extend": None})
                 await self._write(status=self._slim())
@@ -236,8 +239,10 @@ class EngineSweep:
 
     async def _write(self, **extra: Any) -> None:
         batch = self._engine.take_batch(self.request.sweep_id, **extra)
-        if batch is None:
-            return
+        if batch is not None:
+            await self._store(batch)
+
+    async def _store(self, batch: RecordBatch) -> None:
         await workflow.execute_activity(
             stubs.write_record,
             batch,
