@@ -5,8 +5,8 @@ from __future__ import annotations
 from engine_driver import make_spec, result_of, run_to_the_end
 
 from hpo.engine.core import SweepEngine
-from hpo.messages import ControlRequest
 from hpo.engine.trial_table import fold, full_status
+from hpo.messages import ControlRequest
 
 
 def test_random_sweep_runs_every_trial_and_finishes():
