@@ -5,9 +5,15 @@ standard library only, no I/O, no clock, the same answer for the same input.
 
 **accelerator-seconds** = wall seconds a training segment held its worker slot × the
 accelerators it held (GPUs; on a CPU worker the slot counts as one accelerator), every
-attempt counted, crashed and preempted ones included. Workers measure them
-(`SegmentRecord.train_seconds`); `lost_seconds` is the part crashes and preemptions threw
-away (work after the last checkpoint, redone).
+attempt counted, crashed, hung and preempted ones included. Workers measure them
+(`SegmentRecord.train_seconds`). A crashed attempt (SIGKILL, a lost node) cannot measure its
+own end: it counts from its start until its retry was scheduled, when the sweep knew it was
+dead (its heartbeat timeout plus the retry backoff; hpo.activities.attempts). `lost_seconds`
+is the part of the attempts a fault ended (crash, hang, preemption) that produced nothing
+the next attempt kept: all their time except what their steps up to the checkpoint it
+resumed from cost, so a crash's silent tail and a hang's stall are lost whole.
+`redone_steps` counts the steps trained again (an attempt's furthest step − the step its
+successor restored); their cost is in lost_seconds.
 
 **Prices.** A segment is priced at its worker pool's price (HPO_PRICE_PER_HOUR /
 HPO_CURRENCY, the chart's `trainingWorker.pricing`) when it has one, else at the spec's
@@ -48,7 +54,7 @@ from hpo.spec import SweepSpec
 ACCELERATOR_SECONDS_DEFINITION = (
     "accelerator-seconds = wall seconds a training segment held its worker slot × the "
     "accelerators it held (GPUs; on a CPU worker the slot counts as one accelerator), "
-    "every attempt counted, crashed and preempted ones included"
+    "every attempt counted, crashed, hung and preempted ones included"
 )
 HOUR = 3600.0
 DEFAULT_CURRENCY = "USD"  # what a worker price without a currency is in (Settings.currency)
@@ -70,6 +76,7 @@ def segments_of(trial: TrialResult) -> list[SegmentRecord]:
             resumed_from_step=train.resumed_from_step,
             lost_seconds=train.lost_seconds,
             retried_steps_saved=train.retried_steps_saved,
+            redone_steps=train.redone_steps,
             accelerators=train.accelerators,
             price_per_hour=train.price_per_hour,
             currency=train.currency,
@@ -208,6 +215,7 @@ def summarize(trials: list[TrialResult], spec: SweepSpec) -> Money:
         full_fidelity=full,
         saved_by_early_stopping=early_stopping,
         saved_by_resuming=resuming,
+        redone_steps=sum(max(s.redone_steps, 0) for t in trials for s in segments_of(t)),
     )
 
 
@@ -228,8 +236,9 @@ def money_lines(money: Money) -> list[str]:
     if hours <= 0:
         return ["nothing spent yet: no training segment has reported its accelerator-seconds"]
     over = f" over {_amount(hours, None)}" if currency is not None else ""
+    redone = f", {money.redone_steps:,} steps trained again" if money.redone_steps > 0 else ""
     lost = (
-        f" ({_amount(money.lost_to_faults, currency)} lost to crashes and preemptions)"
+        f" ({_amount(money.lost_to_faults, currency)} lost to crashes, hangs and preemptions{redone})"
         if money.lost_to_faults > 0
         else ""
     )

@@ -221,6 +221,13 @@ class TrainingSpec(_Strict):
     max_retries: int = Field(default=7, ge=0, le=100)
     # Preemptions of one segment before the trial fails: generous, a spot fleet preempts often.
     max_preemptions: int = Field(default=100, ge=0, le=10_000)
+    # A segment whose step (trial.report / trial.save, a command's hpo:report / hpo:checkpoint)
+    # has not advanced for this long is ended as hung and retried from its newest checkpoint:
+    # heartbeats alone cannot tell a deadlocked data loader from training. The setup before the
+    # first step and the evaluation after the last one must fit in it too.
+    progress_timeout_s: int = Field(default=1800, ge=5, le=7 * 86400)
+    # Hangs of one segment that fail its trial, at the latest (each hang also spends a retry).
+    max_hangs: int = Field(default=3, ge=1, le=100)
 
     @model_validator(mode="after")
     def _one_budget(self) -> TrainingSpec:

@@ -37,6 +37,12 @@ class RetryableTrialError(RuntimeError):
     killer): the attempt is retried from the last checkpoint."""
 
 
+class TrialHung(BaseException):
+    """Raised into training code whose step has not advanced for training.progress_timeout_s:
+    hpo ends the attempt and retries it from the newest checkpoint. A BaseException, like
+    KeyboardInterrupt, so that a retry loop's `except Exception` does not swallow it."""
+
+
 class TrialSession(Protocol):
     """What a Trial needs from the worker running it (S3 and heartbeats in production)."""
 

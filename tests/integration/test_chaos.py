@@ -139,9 +139,8 @@ def test_sweep_under_faults_ends_as_the_clean_run(outcome):
 def test_the_ledger_counts_every_fault(outcome):
     """Each SIGKILL of the training worker hit a segment mid-run (the scenario waits for a
     checkpoint with steps still to go): a retry each. The SIGTERM and the stack's stop are
-    preemptions, not failures. (Work thrown away is counted up to the dead attempt's last
-    heartbeat: a kill soon after a checkpoint may lose nothing the ledger can know of, so
-    lost seconds are not asserted positive; the faulty run must still cost more.)"""
+    preemptions, not failures. A killed attempt held its slot until its retry was scheduled,
+    at least the heartbeat timeout past its last heartbeat, none of it kept: lost."""
     chaos = _load_scenario()
     clean = chaos.Compute.of(outcome.report.clean.status)
     faulty = chaos.Compute.of(outcome.report.faulty.status)
@@ -151,6 +150,7 @@ def test_the_ledger_counts_every_fault(outcome):
     assert faulty.retries >= kills, faulty
     assert faulty.preemptions >= 2, faulty
     assert faulty.accelerator_s > clean.accelerator_s, (clean, faulty)
+    assert faulty.lost_s >= kills * outcome.spec.training.heartbeat_timeout_s, faulty
     # Per trial: a trial that trained steps again lost an execution to a kill (a preempted one
     # checkpoints where it stops), and its ledger must say so, whatever ran before that kill.
     for trial in outcome.report.faulty.status.trials:

@@ -53,11 +53,11 @@ def assert_identity(money: Money) -> None:
 
 # Hand-computed ASHA sweep, 100 steps full fidelity, 3.6 EUR per accelerator-hour = 0.001 EUR/s.
 #   a: 0->10 (360 s), 10->30 (720 s), 30->100 (2520 s): completed; 36 s/step; resumed 10 + 30 steps
-#   b: 0->10 (540 s, 180 s lost to a crash, 5 steps saved by the retry): stopped; 36 s/step
+#   b: 0->10 (540 s, 180 s lost to a crash, 5 steps saved by the retry, 5 trained again): stopped; 36 s/step
 #   c: failed before reporting a step (300 s, 100 s lost)
 ASHA = [
     trial("a", "completed", seg(10, 360), seg(30, 720, 10, rung=1), seg(100, 2520, 30, rung=2)),
-    trial("b", "stopped", seg(10, 540, lost_seconds=180, retried_steps_saved=5)),
+    trial("b", "stopped", seg(10, 540, lost_seconds=180, retried_steps_saved=5, redone_steps=5)),
     trial("c", "failed", seg(None, 300, lost_seconds=100, status="failed")),
 ]
 EUR = {"price": {"per_accelerator_hour": 3.6, "currency": "EUR"}}
@@ -72,6 +72,7 @@ def test_exact_numbers_on_a_small_asha_sweep():
     assert money.saved_by_early_stopping == pytest.approx(3.24)  # b: 36 s/step x 90 steps
     assert money.full_fidelity == pytest.approx(7.40)  # a 3.60 + b 3.60 + c's own 0.20
     assert money.saved_by_resuming == pytest.approx(1.62)  # a 36 x 40 + b 36 x 5 seconds
+    assert money.redone_steps == 5
     assert_identity(money)
 
 
@@ -169,6 +170,8 @@ def test_a_trial_recorded_without_segments_counts_its_train_result():
         trial_id="o", params={}, status="completed", train=TrainResult(step=100, train_seconds=3600.0)
     )
     assert summarize([old], make_spec(**EUR)).spent == pytest.approx(3.6)
+    crashed = old.model_copy(update={"train": TrainResult(step=100, train_seconds=3600.0, redone_steps=7)})
+    assert summarize([crashed], make_spec(**EUR)).redone_steps == 7
 
 
 def test_seconds_per_step_and_project_cost():
@@ -182,7 +185,8 @@ def test_seconds_per_step_and_project_cost():
 def test_money_lines_with_a_currency():
     lines = money_lines(summarize(ASHA, make_spec(**EUR)))
     assert lines == [
-        "spent 4.44 EUR (0.28 EUR lost to crashes and preemptions) over 1.23 accelerator-hours",
+        "spent 4.44 EUR (0.28 EUR lost to crashes, hangs and preemptions, 5 steps trained again) "
+        "over 1.23 accelerator-hours",
         "full fidelity would have cost 7.40 EUR: early stopping saved 3.24 EUR (44%)",
         "resuming from checkpoints saved 1.62 EUR (vs restarting promotions and retries at step 0)",
         ACCELERATOR_SECONDS_DEFINITION,
@@ -210,7 +214,7 @@ def test_the_leaderboard_prints_the_ledger_when_the_sweep_has_one():
     )  # fmt: skip
     out = io.StringIO()
     Console(file=out, width=200).print(leaderboard(status))
-    assert "spent 4.44 EUR (0.28 EUR lost to crashes and preemptions)" in out.getvalue()
+    assert "spent 4.44 EUR (0.28 EUR lost to crashes, hangs and preemptions, 5 steps" in out.getvalue()
     assert ACCELERATOR_SECONDS_DEFINITION in " ".join(out.getvalue().split())  # wrapped
     out = io.StringIO()
     Console(file=out, width=200).print(leaderboard(status.model_copy(update={"money": None})))
@@ -234,6 +238,7 @@ def random_sweep(rng: random.Random) -> tuple[list[TrialResult], SweepSpec]:
             retried_steps_saved=rng.choice([0, rng.randint(0, 500)]),
             price_per_hour=maybe(rng.choice([0.0, rng.uniform(0, 100)])),
             currency=rng.choice([None, "USD", "EUR"]),
+            redone_steps=rng.choice([0, rng.randint(0, 500)]),
         )
 
     statuses = ["running", "completed", "failed", "stopped", "cancelled"]
@@ -256,4 +261,5 @@ def test_the_identity_holds_on_random_sweeps(seed: int):
     assert money.lost_to_faults <= money.spent + 1e-9
     assert money.full_fidelity >= money.spent - money.lost_to_faults - 1e-9
     assert (money.currency is None) == (price_for(spec, trials) == (None, None))
+    assert money.redone_steps == sum(s.redone_steps for t in trials for s in t.segments)
     assert money_lines(money)

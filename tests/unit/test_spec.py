@@ -126,3 +126,16 @@ def test_loss_objective_defaults_to_minimise():
     data = example()
     data["objective"] = {"metric": "loss"}
     assert parse_spec(data).objective.mode == "min"
+
+
+def test_hang_detection_defaults_and_bounds():
+    training = load_spec(EXAMPLE).training
+    assert training.progress_timeout_s == 1800 and training.max_hangs == 3
+    data = example()
+    data["training"]["progress_timeout_s"] = 4
+    message = error_for(data)
+    assert "training.progress_timeout_s" in message and "5" in message, message
+    data["training"]["progress_timeout_s"] = 5
+    data["training"]["max_hangs"] = 0
+    message = error_for(data)
+    assert "training.max_hangs" in message and "1" in message, message

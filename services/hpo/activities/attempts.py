@@ -1,10 +1,20 @@
 """What earlier executions of one training segment spent and threw away (pure).
 
-A segment may run several times: Temporal retries it after a crash, and the trial workflow
-starts it again after a preemption. Each execution's heartbeat details (or, after a
-preemption, the details it handed back) say where it started, how far it got and what it
-spent; the next execution reads them once, here, and carries the totals forward. The money
-ledger (hpo.ledger) is built on these numbers.
+A segment may run several times: Temporal retries it after a crash or a hang, and the trial
+workflow starts it again after a preemption. Each execution's heartbeat details (or, after a
+preemption, the details it handed back) say when and where it started, how far it got and
+what it spent; the next execution reads them once, here, and carries the totals forward. The
+money ledger (hpo.ledger) is built on these numbers.
+
+How long an earlier execution held its slot:
+- one that ended itself (a preemption, a hang, an error it raised) says so in its final
+  details (`ended`): its own measured seconds;
+- one that died without a word (SIGKILL, a lost node) measured itself only up to its last
+  heartbeat, but held its slot until the sweep knew it was dead, i.e. until this execution
+  was scheduled (its heartbeat timeout plus the retry's backoff): counted from its start
+  (`attempt_started_at`, wall clock) to `noticed_at`.
+Of that time, only the part that produced the steps this execution resumes from is kept; the
+rest is lost, and the steps it trained past that checkpoint are trained again (`redone_steps`).
 """
 
 from __future__ import annotations
@@ -17,38 +27,60 @@ from typing import Any
 class AttemptHistory:
     segment_start_step: int  # where the segment's first execution started (its resume point)
     seconds: float = 0.0  # accelerator-seconds of the earlier executions
-    lost_seconds: float = 0.0  # of those, the part spent on steps no checkpoint kept
+    lost_seconds: float = 0.0  # of those, the part that produced nothing this execution keeps
     retried_steps_saved: int = 0  # steps later executions did not retrain thanks to a checkpoint
+    redone_steps: int = 0  # steps later executions trained again: past the checkpoint resumed from
     attempts: int = 0  # earlier executions
     preemptions: int = 0  # of those, ended by their worker stopping (not a failure)
+    hangs: int = 0  # of those, ended for making no progress (training.progress_timeout_s)
 
     @classmethod
     def first(cls, start_step: int) -> AttemptHistory:
         return cls(segment_start_step=start_step)
 
     @classmethod
-    def after(cls, previous: dict[str, Any], restored_step: int) -> AttemptHistory:
+    def after(
+        cls, previous: dict[str, Any], restored_step: int, noticed_at: float | None = None
+    ) -> AttemptHistory:
         """The history once the previous execution's details are known and this execution
-        restored `restored_step`. Work the previous execution did past the checkpoint we resume
-        from is lost, pro rata of its steps (its seconds after its last heartbeat are unknown
-        and not counted)."""
+        restored `restored_step`; `noticed_at` (unix seconds) is when the previous one was
+        known to be over, which only matters if it died without ending itself."""
         if not previous:
             return cls.first(restored_step)
         start = int(previous.get("segment_start_step", 0))
         attempt_start = int(previous.get("attempt_start_step", start))
         reached = int(previous.get("step", attempt_start))
         attempt_seconds = float(previous.get("attempt_seconds", 0.0))
+        held = held_seconds(previous, noticed_at)
+        # Seconds until its last step or checkpoint: what its steps cost (a hang's stall and a
+        # crash's silent tail produced none). Details from before this field: all of them.
+        productive = min(float(previous.get("productive_seconds", attempt_seconds)), held)
         trained = reached - attempt_start
         kept = min(max(restored_step - attempt_start, 0), max(trained, 0))
-        lost = attempt_seconds * (1.0 - kept / trained) if trained > 0 else attempt_seconds
+        kept_seconds = productive * kept / trained if trained > 0 else 0.0
+        # "seconds" in the details is the running total, the previous execution's own included.
+        earlier = max(float(previous.get("seconds", 0.0)) - attempt_seconds, 0.0)
         return cls(
             segment_start_step=start,
-            seconds=float(previous.get("seconds", 0.0)),
-            lost_seconds=float(previous.get("lost_seconds", 0.0)) + lost,
+            seconds=earlier + held,
+            lost_seconds=float(previous.get("lost_seconds", 0.0)) + held - kept_seconds,
             retried_steps_saved=int(previous.get("retried_steps_saved", 0)) + max(restored_step - start, 0),
+            redone_steps=int(previous.get("redone_steps", 0)) + max(reached - restored_step, 0),
             attempts=int(previous.get("attempts", 0)) + 1,
             preemptions=int(previous.get("preemptions", 0)) + (1 if previous.get("stopped_by_worker") else 0),
+            hangs=int(previous.get("hangs", 0)),
         )
 
     def details(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def held_seconds(previous: dict[str, Any], noticed_at: float | None) -> float:
+    """Accelerator-seconds the previous execution held its slot (see the module docstring).
+    Never less than it measured itself: clocks of two machines may disagree."""
+    measured = float(previous.get("attempt_seconds", 0.0))
+    started_at = previous.get("attempt_started_at")
+    if previous.get("ended") or started_at is None or noticed_at is None:
+        return measured
+    accelerators = float(previous.get("accelerators", 1.0))
+    return max(measured, (noticed_at - float(started_at)) * accelerators)

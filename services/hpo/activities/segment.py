@@ -7,6 +7,8 @@ what it returns. It never names a task, a hyperparameter or a metric.
 
 Failures: hpo's own (S3 unreachable, a killed worker) are retried from the last checkpoint;
 the training code's (an exception, a bad return value, a NaN objective) fail the trial once.
+Training whose step stops advancing is ended as hung (progress.py) and retried from its
+newest checkpoint, until its hangs fail the trial.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import shutil
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
@@ -23,6 +25,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 from hpo import stubs
 from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors, user_facing
+from hpo.activities.progress import Hang
 from hpo.activities.session import SegmentSession
 from hpo.messages import SegmentRequest, SegmentResult, TrainResult
 from hpo.storage.checkpoints import (
@@ -36,7 +39,7 @@ from hpo.storage.checkpoints import (
 from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
 from hpo.workers.metrics import SegmentMetrics
-from hpo.workflows.segment_outcome import PREEMPTED, STOPPED
+from hpo.workflows.segment_outcome import HUNG, PREEMPTED, STOPPED
 
 
 def resume_cause(attempt: int, rung: int, previous: dict[str, Any]) -> str:
@@ -66,6 +69,14 @@ def _previous_execution(request: SegmentRequest) -> dict[str, Any]:
     return request.previous or heartbeat
 
 
+def _noticed_at(started_at: float) -> float:
+    """When the execution this one follows was known to be over (unix seconds): when Temporal
+    scheduled this attempt (a dead attempt's heartbeat timeout plus the retry backoff), never
+    later than this attempt's start: time the retry waited for a free worker held no slot."""
+    scheduled = activity.info().current_attempt_scheduled_time
+    return min(scheduled.timestamp(), started_at) if scheduled is not None else started_at
+
+
 def _checkpoint_metrics(meta: dict[str, Any]) -> dict[str, float]:
     """The metrics last reported before a checkpoint, from its manifest (older checkpoints
     carry none): a segment resumed from its final checkpoint trains no step and reports
@@ -84,6 +95,8 @@ class TrainingActivities(ActivityBase):
     @activity.defn(name=stubs.TRAIN_SEGMENT)
     @fail_fast_on_permanent_errors
     def train_segment(self, request: SegmentRequest) -> SegmentResult:
+        # The slot is held from now: the restore's download counts as this attempt's time.
+        started = (time.monotonic(), time.time())
         previous = _previous_execution(request)
         prefix = _trial_prefix(request)
         with self.scratch() as scratch_name:
@@ -107,10 +120,14 @@ class TrainingActivities(ActivityBase):
                 restored_key=restored_key,
                 restored_step=restored_step,
                 # Accelerator time counts every attempt, including the work a crash threw away.
-                history=AttemptHistory.after(previous, restored_step),
+                history=AttemptHistory.after(previous, restored_step, noticed_at=_noticed_at(started[1])),
                 rung=request.rung,
                 telemetry=telemetry,
                 accelerators=self.settings.accelerators_per_trial,
+                trial_id=request.trial_id,
+                progress_timeout_s=request.spec.training.progress_timeout_s,
+                max_hangs=request.spec.training.max_hangs,
+                started=started,
             )
             session.metrics = _checkpoint_metrics(restored_meta)
             with telemetry.running(lambda: session.attempt_seconds):
@@ -126,59 +143,54 @@ class TrainingActivities(ActivityBase):
     ) -> SegmentResult:
         spec = request.spec
         every = max(1.0, spec.training.heartbeat_timeout_s / 4)
-        with (
-            session.heartbeating(every),
-            loaded_task(spec.task, code_dir, spec.training.stop_grace_s) as task,
-        ):
-            trial = Trial(
-                session=session,
-                sweep_id=request.sweep_id,
-                trial_id=request.trial_id,
-                params=request.params,
-                config=spec.task.config,
-                seed=request.seed,
-                rung=request.rung,
-                target_step=request.target_step,
-                max_steps=request.max_steps,
-                epochs=spec.training.epochs,
-                checkpoint_every=spec.training.checkpoint_every,
-                restored_step=restored_step,
-                restored_dir=restored_dir,
-                context=TaskContext(
-                    spec=spec,
-                    store=self.store,
-                    heartbeat=session.beat,
-                    snapshot=request.snapshot,
-                    code_dir=code_dir,
-                ),
-            )
-            outcome = _train(task, trial, session)
+        trial: Trial | None = None
+        outcome: Any = None
+        try:
+            with (
+                session.heartbeating(every),
+                loaded_task(spec.task, code_dir, spec.training.stop_grace_s) as task,
+            ):
+                trial = Trial(
+                    session=session,
+                    sweep_id=request.sweep_id,
+                    trial_id=request.trial_id,
+                    params=request.params,
+                    config=spec.task.config,
+                    seed=request.seed,
+                    rung=request.rung,
+                    target_step=request.target_step,
+                    max_steps=request.max_steps,
+                    epochs=spec.training.epochs,
+                    checkpoint_every=spec.training.checkpoint_every,
+                    restored_step=restored_step,
+                    restored_dir=restored_dir,
+                    context=TaskContext(
+                        spec=spec,
+                        store=self.store,
+                        heartbeat=session.beat,
+                        snapshot=request.snapshot,
+                        code_dir=code_dir,
+                    ),
+                )
+                outcome = _train(task, trial, session)
+        except BaseException:
+            session.end()
+            if session.hang is None:
+                raise
+            # A hang explains whatever came out of the interrupted code; while stopping, the
+            # stop below says how the segment ended.
+            if trial is None or not trial.stop_requested:
+                raise _hung(session.hang, session) from None
+        assert trial is not None
         # Only a stop the training saw ends the segment early: one that arrives after it finished
         # must not throw a complete result away.
         if trial.stop_requested:
-            if activity.is_cancelled():
-                if request.preemptible:
-                    # Cancelled: the sweep stopped this trial (stop, cancel-trial, a budget), or this
-                    # attempt timed out and a newer one owns the trial (then nobody reads this).
-                    raise ApplicationError(
-                        f"stopped at step {trial.step}; checkpoint at step {trial.saved_step}",
-                        session.details(),
-                        type=STOPPED,
-                        non_retryable=True,
-                    )
-                # Timed out or cancelled: a newer attempt owns this trial now.
-                raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
-            # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.
-            # The last heartbeat says so, for the retried attempt's resume cause; a trial workflow
-            # that treats preemption apart from failure (request.preemptible) gets the details back
-            # and starts the segment again without spending a retry.
-            session.beat()
-            raise ApplicationError(
-                f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
-                session.details(),
-                type=PREEMPTED,
-                non_retryable=request.preemptible,
-            )
+            session.end()
+            _stopped(request, session, trial)
+        if session.hang is not None:
+            # It returned after all, but only once interrupted: not a result to score.
+            session.end()
+            raise _hung(session.hang, session)
         validation, test = validation_and_test(outcome, request.trial_id)
         objective = objective_value(validation, spec.metric, request.trial_id)
         session.finish()
@@ -197,6 +209,7 @@ class TrainingActivities(ActivityBase):
                 currency=self.settings.currency if price > 0 else None,
                 lost_seconds=history.lost_seconds,
                 retried_steps_saved=history.retried_steps_saved,
+                redone_steps=history.redone_steps,
                 attempts=history.attempts + 1,
                 preemptions=history.preemptions,
                 retries=history.attempts - history.preemptions,
@@ -245,6 +258,41 @@ class TrainingActivities(ActivityBase):
                 continue
             return key, directory, meta
         return None, None, {}
+
+
+def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> NoReturn:
+    """End a segment whose training was told to stop, saying why it stopped."""
+    if activity.is_cancelled():
+        if request.preemptible:
+            # Cancelled: the sweep stopped this trial (stop, cancel-trial, a budget), or this
+            # attempt timed out and a newer one owns the trial (then nobody reads this).
+            raise ApplicationError(
+                f"stopped at step {trial.step}; checkpoint at step {trial.saved_step}",
+                session.details(),
+                type=STOPPED,
+                non_retryable=True,
+            )
+        # Timed out or cancelled: a newer attempt owns this trial now.
+        raise CancelledError(f"trial {request.trial_id} attempt cancelled at step {trial.step}")
+    # Graceful stop (SIGTERM, scale-in): the work is in the checkpoint; another worker resumes.
+    # The last heartbeat says so, for the retried attempt's resume cause; a trial workflow
+    # that treats preemption apart from failure (request.preemptible) gets the details back
+    # and starts the segment again without spending a retry.
+    raise ApplicationError(
+        f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
+        session.details(),
+        type=PREEMPTED,
+        non_retryable=request.preemptible,
+    )
+
+
+def _hung(hang: Hang, session: SegmentSession) -> ApplicationError:
+    """The error that ends a hung attempt: retried, unless this hang fails the trial. Its
+    details are what the trial spent and lost, for the workflow when nothing retries it."""
+    info = activity.info()
+    policy = info.retry_policy
+    final = hang.final(info.attempt, policy.maximum_attempts if policy is not None else None)
+    return ApplicationError(hang.message(final), session.final_details(), type=HUNG, non_retryable=final)
 
 
 def _train(task: TaskImplementation, trial: Trial, session: SegmentSession) -> Any:

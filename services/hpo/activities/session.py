@@ -3,8 +3,14 @@
 A Trial talks to this object only. It records whether a failure was hpo's own (S3 down:
 retry the attempt) rather than the training code's (fail the trial), heartbeats from a
 background thread so that long evaluations or silent commands never look like a dead
-worker, and keeps the learning curve that it writes beside the checkpoints. It also feeds the
-worker's Prometheus metrics (steps, checkpoint saves) through a SegmentMetrics.
+worker, and keeps the learning curve that it writes beside the checkpoints. The same thread
+watches the training's progress and ends it as hung when its step stops advancing
+(progress.py, interrupt.py). It also feeds the worker's Prometheus metrics (steps,
+checkpoint saves) through a SegmentMetrics.
+
+Only the heartbeat thread talks to Temporal while the training runs: the training thread
+asks it to beat (report, save), so an interrupt raised into the training code can never land
+half-way through a heartbeat's exchange with the worker process.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from typing import Any
 from temporalio import activity
 
 from hpo.activities.attempts import AttemptHistory
-from hpo.storage.checkpoints import CheckpointStore
+from hpo.activities.interrupt import Interrupter
+from hpo.activities.progress import Hang, Progress, watch_interval
+from hpo.storage.checkpoints import CheckpointStore, step_of
 from hpo.storage.curves import curve_key
 from hpo.trial import TrialError
 from hpo.workers.metrics import SegmentMetrics
@@ -42,6 +50,10 @@ class SegmentSession:
         rung: int,
         telemetry: SegmentMetrics,
         accelerators: float = 1.0,
+        trial_id: str = "",
+        progress_timeout_s: float = float("inf"),
+        max_hangs: int = 1,
+        started: tuple[float, float] | None = None,
     ) -> None:
         self.checkpoints = checkpoints
         self.prefix = prefix
@@ -59,11 +71,22 @@ class SegmentSession:
         self._curve_key = curve_key(prefix, rung, restored_step)
         self.history = history
         self._attempt_start_step = restored_step
-        # Accelerator-seconds are wall seconds × the accelerators this segment holds (hpo.ledger).
+        # Accelerator-seconds are wall seconds × the accelerators this segment holds (hpo.ledger),
+        # from when the attempt got its slot: (monotonic, unix) seconds. The unix time travels in
+        # the heartbeat details: a retry after a crash counts the dead attempt's time from it.
         self._accelerators = accelerators
-        self._started = time.monotonic()
+        self._started, self._started_at = started or (time.monotonic(), time.time())
         self._last_beat = 0.0
         self._lock = threading.Lock()
+        self.trial_id = trial_id
+        self.progress = Progress(timeout_s=progress_timeout_s, step=restored_step, since=self._started)
+        self._productive_at = self._started  # the last step or checkpoint: what the steps cost
+        self._max_hangs = max_hangs
+        self.hang: Hang | None = None  # set once this attempt is ended as hung
+        self.ended = False  # set when this attempt ends itself: its final details say so
+        self._wake: threading.Event | None = None  # wakes the heartbeat thread, while it runs
+        self._heartbeat_thread: threading.Thread | None = None
+        self._interrupter: Interrupter | None = None  # the training's, while it runs
 
     # -- TrialSession -------------------------------------------------------------------
 
@@ -85,6 +108,7 @@ class SegmentSession:
         )
         self.last_key = key
         self.step = max(self.step, step)
+        self._advanced(step, saved=True)
         self.beat()
         return key
 
@@ -93,6 +117,7 @@ class SegmentSession:
         self.telemetry.steps(step - self._counted_step)
         self._counted_step = max(self._counted_step, step)
         self.step = step
+        self._advanced(step)
         self.metrics = metrics
         # Wall-clock time too: reports plot progress against time and spend.
         self.curve.append({"step": step, "time": round(time.time(), 3), **metrics})
@@ -100,10 +125,12 @@ class SegmentSession:
             self.beat()
 
     def stopping(self) -> bool:
-        if activity.is_worker_shutdown():
-            self.stopped_by_worker = True
-            return True
-        return activity.is_cancelled()
+        interrupter = self._interrupter
+        with interrupter.shielded() if interrupter is not None else contextlib.nullcontext():
+            if activity.is_worker_shutdown():
+                self.stopped_by_worker = True
+                return True
+            return activity.is_cancelled()
 
     # -- heartbeats ---------------------------------------------------------------------
 
@@ -117,6 +144,11 @@ class SegmentSession:
         """Accelerator-seconds of this attempt alone (what this worker spent)."""
         return (time.monotonic() - self._started) * self._accelerators
 
+    def _advanced(self, step: int, saved: bool = False) -> None:
+        now = time.monotonic()
+        if self.progress.advance(step, now) or saved:
+            self._productive_at = now
+
     def details(self) -> dict[str, Any]:
         # What a retry (or the execution after a preemption) reads back: where to resume, what
         # was spent, and the ledger's running totals (attempts.py).
@@ -129,9 +161,36 @@ class SegmentSession:
             "stopped_by_worker": self.stopped_by_worker,
             "attempt_start_step": self._attempt_start_step,
             "attempt_seconds": round(self.attempt_seconds, 3),
+            "attempt_started_at": round(self._started_at, 3),
+            "productive_seconds": round((self._productive_at - self._started) * self._accelerators, 3),
+            "accelerators": self._accelerators,
+            "hangs": self.history.hangs + (1 if self.hang is not None else 0),
+            "ended": self.ended,
         }
 
+    def final_details(self) -> dict[str, Any]:
+        """This attempt's details as if it ended now, resuming from its newest checkpoint: what
+        the trial spent and lost, for a failure that nothing retries (the workflow reads them)."""
+        details = {**self.details(), "ended": True}
+        closed = AttemptHistory.after(details, self.saved_step())
+        return {**details, "lost_seconds": round(closed.lost_seconds, 3), "redone_steps": closed.redone_steps}
+
+    def saved_step(self) -> int:
+        """Step of the newest checkpoint this attempt has (restored or saved); 0 without one."""
+        return step_of(self.last_key) if self.last_key else 0
+
+    def end(self) -> None:
+        """This attempt is ending itself (an error, a hang, a preemption): one last heartbeat
+        says so, so a retry counts its measured time rather than the time until the retry."""
+        self.ended = True
+        with contextlib.suppress(Exception):  # the error being raised matters more
+            self.beat()
+
     def beat(self) -> None:
+        wake = self._wake
+        if wake is not None and threading.current_thread() is not self._heartbeat_thread:
+            wake.set()  # the heartbeat thread sends it (see the module docstring)
+            return
         with self._lock:
             self._last_beat = time.monotonic()
             activity.heartbeat(self.details())
@@ -139,23 +198,60 @@ class SegmentSession:
     @contextlib.contextmanager
     def heartbeating(self, every: float) -> Iterator[None]:
         """Heartbeat every `every` seconds while the block runs: liveness is the worker's, not
-        how often the training code reports. (A copy of the activity's context: heartbeat()
-        finds its activity through a context variable.)"""
+        how often the training code reports. Meanwhile, end the block's code as hung when its
+        step stops advancing (it runs in this thread: the Interrupter raises TrialHung there).
+        (A copy of the activity's context: heartbeat() finds its activity through a context
+        variable.)"""
         context = contextvars.copy_context()
         done = threading.Event()
+        wake = threading.Event()
+        interval = watch_interval(self.progress.timeout_s, every)
 
         def loop() -> None:
-            while not done.wait(every):
-                context.run(self.beat)
+            while True:
+                asked = wake.wait(interval)
+                wake.clear()
+                if done.is_set():
+                    return
+                now = time.monotonic()
+                if self.hang is not None:
+                    if interrupter.overdue(now):
+                        interrupter.escalate(f"trial {self.trial_id} hangs at step {self.progress.step}")
+                    continue  # no more heartbeats: if it cannot be ended, Temporal times it out
+                if self.progress.hung(now):
+                    # Declared only while the training still runs (under the interrupter's lock):
+                    # a segment that just returned is not hung. The beat is its last one: a
+                    # retry reads the hang from it.
+                    interrupter.interrupt(before=lambda: (self._declare_hang(), context.run(self.beat)))
+                elif asked or now - self._last_beat >= every:
+                    context.run(self.beat)
 
-        thread = threading.Thread(target=loop, name="hpo-heartbeat", daemon=True)
-        self.beat()
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()
+        with Interrupter() as interrupter:
+            self._interrupter = interrupter
+            self.progress.restart(time.monotonic())
+            self.beat()
+            self._heartbeat_thread = threading.Thread(target=loop, name="hpo-heartbeat", daemon=True)
+            self._heartbeat_thread.start()
+            self._wake = wake
+            try:
+                yield
+            finally:
+                self._wake = None
+                self._interrupter = None
+                done.set()
+                wake.set()
+                self._heartbeat_thread.join()
+
+    def _declare_hang(self) -> None:
+        self.hang = Hang(
+            trial_id=self.trial_id,
+            step=self.progress.step,
+            timeout_s=self.progress.timeout_s,
+            count=self.history.hangs + 1,
+            max_hangs=self._max_hangs,
+            resume_step=self.saved_step() or None,
+        )
+        activity.logger.warning("%s; ending it", self.hang.message(final=False))
 
     def _write_curve(self) -> None:
         # One object per segment attempt, rewritten at each checkpoint and at the end: compact,

@@ -9,3 +9,6 @@ PREEMPTED = "WorkerShutdown"
 STOPPED = "SegmentStopped"
 # The signal a trial workflow sends its sweep with its result.
 RESULT_SIGNAL = "trial_finished"
+# The segment's step stopped advancing (training.progress_timeout_s): ended and retried from its
+# checkpoint; non-retryable once its hangs fail the trial. Its details say what it spent.
+HUNG = "TrialHung"

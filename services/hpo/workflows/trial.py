@@ -191,13 +191,18 @@ def _ended_early(result: TrialResult, error: BaseException) -> TrialResult:
         return result
     result.status = "failed"
     result.error = _reason(error)
-    # A failure that says what it spent (a hang's does) is paid for in the ledger too. Its
-    # checkpoints go when the sweep ends: there is nothing to serve from a failed segment.
-    details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else None
-    if isinstance(details, dict) and "seconds" in details:
-        result.train = _spent(details).model_copy(update={"checkpoint_key": None})
+    result.train = spent_on_failure(cause)
     workflow.logger.warning("trial %s failed: %s", result.trial_id, result.error)
     return result
+
+
+def spent_on_failure(cause: BaseException) -> TrainResult | None:
+    """What a failed segment spent, when its error says (a hang's does): paid for in the ledger
+    too. Its checkpoints go when the sweep ends: there is nothing to serve from a failed segment."""
+    details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else None
+    if not isinstance(details, dict) or "seconds" not in details:
+        return None
+    return _spent(details).model_copy(update={"checkpoint_key": None})
 
 
 def _spent(details: dict) -> TrainResult:
