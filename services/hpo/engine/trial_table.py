@@ -31,6 +31,7 @@ def ended_segment(open_segment: SegmentRecord, result: TrialResult, now: float) 
             train.start_step if train.start_step is not None else train.resumed_from_step
         )
         segment.lost_seconds = train.lost_seconds
+        segment.redone_steps = train.redone_steps
         segment.retried_steps_saved = train.retried_steps_saved
         segment.accelerators = train.accelerators
         segment.price_per_hour = train.price_per_hour
