@@ -7,10 +7,14 @@ prints either the sweep's answer or its reason for refusing.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import asyncio
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from temporalio.client import (
     Client,
     WorkflowExecution,
@@ -26,6 +30,7 @@ from hpo.commands import UserError, console
 from hpo.follow import failure_cause
 from hpo.messages import ControlRequest, ControlResult, SweepStatus
 from hpo.settings import Settings
+from hpo.sweep_view import RecordedSweep, RecordUnreadable, recorded_state, recorded_sweeps
 from hpo.workers.connect import TemporalUnavailable, connect
 
 # An update waits for a sweep worker to take it; none within this means none is running.
@@ -157,25 +162,91 @@ def list_query(include_finished: bool) -> str:
     return query + ' AND ExecutionStatus="Running"'
 
 
+# Records read at once for `sweep list --all` (each read fetches its pieces in parallel too).
+RECORDS_AT_ONCE = 4
+
+
+@dataclass
+class _Row:
+    sweep_id: str
+    state: str
+    started: float  # unix seconds
+    name: str
+
+
 async def list_sweeps(settings: Settings, include_finished: bool, limit: int) -> int:
+    """The sweeps Temporal holds, newest first; with `include_finished`, also those that exist
+    only in their record in S3 (Temporal's retention or `temporal workflow delete` dropped
+    their workflows), marked "(record only)"."""
     client = await _client(settings)
     try:
         executions = [e async for e in client.list_workflows(list_query(include_finished), limit=limit)]
     except RPCError as error:
         raise UserError(f"could not list sweeps: {error.message}") from None
-    if not executions:
+    rows = [
+        _Row(
+            e.id,
+            _state(e),
+            e.start_time.timestamp(),
+            e.typed_search_attributes.get(search_attributes.SWEEP_NAME) or "-",
+        )
+        for e in executions
+    ]
+    notes: list[str] = []
+    if include_finished:
+        try:
+            found, damaged = await asyncio.to_thread(recorded_sweeps, settings, {e.id for e in executions})
+        except RecordUnreadable as error:
+            notes.append(f"sweeps that exist only in their record are not listed: {error}")
+        else:
+            rows += await _record_only(client, settings, found, rows, limit)
+            notes += [f"not listed: {problem}" for problem in damaged]
+    rows = sorted(rows, key=lambda row: row.started, reverse=True)[:limit]
+    if not rows:
         console.print(
             "no sweeps yet"
             if include_finished
             else "no running sweeps (`hpo sweep list --all` shows ended ones)"
         )
-        return 0
-    executions.sort(key=lambda e: e.start_time, reverse=True)
-    table = Table(box=None, pad_edge=False)
-    for column in ("id", "state", "started", "name"):
-        table.add_column(column)
-    for execution in executions:
-        name = execution.typed_search_attributes.get(search_attributes.SWEEP_NAME) or "-"
-        table.add_row(execution.id, _state(execution), _when(execution.start_time), name)
-    console.print(table)
+    else:
+        table = Table(box=None, pad_edge=False)
+        for column in ("id", "state", "started", "name"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(row.sweep_id, row.state, _when(datetime.fromtimestamp(row.started, UTC)), row.name)
+        console.print(table)
+    for note in notes:
+        console.print(Text(note, style="yellow"), soft_wrap=True)
     return 0
+
+
+async def _record_only(
+    client: Client, settings: Settings, found: list[RecordedSweep], rows: list[_Row], limit: int
+) -> list[_Row]:
+    """The rows of the recorded sweeps Temporal did not list that make the newest `limit`.
+    Each is described first: one Temporal holds but did not list (started a moment ago, not
+    yet visible; past the listing's limit) shows Temporal's state, not "record only"."""
+    newest = sorted([*(r.started for r in rows), *(f.started_at for f in found)], reverse=True)
+    cut = newest[limit - 1] if len(newest) >= limit else -math.inf
+    shown = [f for f in found if f.started_at >= cut]
+    at_once = asyncio.Semaphore(RECORDS_AT_ONCE)
+
+    async def row(sweep: RecordedSweep) -> _Row:
+        async with at_once:
+            state = await _held_state(client, sweep.sweep_id)
+            if state is None:
+                state = f"{await asyncio.to_thread(recorded_state, settings, sweep.sweep_id)} (record only)"
+        return _Row(sweep.sweep_id, state, sweep.started_at, sweep.name)
+
+    return list(await asyncio.gather(*(row(sweep) for sweep in shown)))
+
+
+async def _held_state(client: Client, sweep_id: str) -> str | None:
+    """The state of the sweep's workflow in Temporal; None when Temporal holds none."""
+    try:
+        described = await client.get_workflow_handle(sweep_id).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise UserError(f"could not list sweeps: {error.message}") from None
+    return STATE_NAMES.get(described.status, "unknown") if described.status else "unknown"

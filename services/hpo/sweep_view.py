@@ -1,21 +1,26 @@
 """A sweep as its readers see it: the live workflow laid over the sweep's record.
 
 Temporal runs a sweep and S3 remembers it. A recorded sweep's workflow answers with its
-running trials and the events its record does not hold yet; the rest of its trial table is in
-the record (hpo.storage.sweep_record). Once Temporal has dropped the workflow (retention,
+running segments and the events its record does not hold yet (and the finished trials its
+engine still holds, which are the record's already); the rest of its trial table is in the
+record (hpo.storage.sweep_record). Once Temporal has dropped the workflow (retention,
 `temporal workflow delete`) the record alone answers, with the same output: `sweep status`,
-`report`, `export`, `predict`, warm starts and `hpo.run`'s result all read through here.
+`report`, `export`, `predict`, warm starts and `hpo.run`'s result all read through here, and
+`sweep list --all` lists the sweeps that exist only in their record.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hpo.engine.trial_table import full_status
-from hpo.messages import SweepStatus
+from hpo.messages import SweepStart, SweepStatus, TrialEvent, TrialResult
 from hpo.settings import Settings
 from hpo.storage.s3 import ObjectStore, StorageUnavailable
-from hpo.storage.sweep_record import Record, RecordError, SweepRecord
+from hpo.storage.sweep_record import Record, RecordError, SweepRecord, run_prefix
 
 UNFINISHED = ("running", "paused", "stopping")
 
@@ -28,12 +33,15 @@ def _read(settings: Settings, sweep_id: str, scope: str | None) -> Record | None
     try:
         return SweepRecord(ObjectStore(settings)).read(sweep_id, scope)
     except (ClientError, BotoCoreError, StorageUnavailable) as error:
-        raise RecordUnreadable(
-            f"could not read the record of sweep {sweep_id} from S3 {settings.s3_endpoint} "
-            f"(bucket {settings.s3_bucket}): {error}"
-        ) from None
+        raise _unreadable(settings, f"the record of sweep {sweep_id}", error) from None
     except RecordError as error:
         raise RecordUnreadable(str(error)) from None
+
+
+def _unreadable(settings: Settings, what: str, error: Exception) -> RecordUnreadable:
+    return RecordUnreadable(
+        f"could not read {what} from S3 {settings.s3_endpoint} (bucket {settings.s3_bucket}): {error}"
+    )
 
 
 def with_record(settings: Settings, status: SweepStatus) -> SweepStatus:
@@ -41,7 +49,26 @@ def with_record(settings: Settings, status: SweepStatus) -> SweepStatus:
     if not status.recorded:
         return status
     record = _read(settings, status.sweep_id, status.scope)
-    return full_status(status, record.events(before=status.record_seq) if record else [])
+    return over_record(status, record.events(before=status.record_seq) if record else [])
+
+
+def over_record(status: SweepStatus, recorded: list[TrialEvent]) -> SweepStatus:
+    """A live sweep's answer laid over the events its record held when it answered (pure)."""
+    return full_status(status.model_copy(update={"trials": in_flight(status.trials)}), recorded)
+
+
+def in_flight(trials: list[TrialResult]) -> list[TrialResult]:
+    """The segments a live sweep is running, each on its trial: what full_status lays over the
+    fold of the events. A sweep's query answer and result also carry the finished trials its
+    engine keeps in its table (hpo.engine.core.SweepEngine.status), and their finished
+    segments are the record's events already: laid over them again they would count twice
+    (twice the training time, the money, the ladder's bars)."""
+    running = []
+    for trial in trials:
+        open_segments = [segment for segment in trial.segments if segment.finished_at is None]
+        if open_segments:
+            running.append(trial.model_copy(update={"segments": open_segments}))
+    return running
 
 
 def recorded_status(settings: Settings, sweep_id: str) -> SweepStatus | None:
@@ -68,3 +95,57 @@ def status_from_record(record: Record) -> SweepStatus:
             }
         )
     return full_status(status, record.events())
+
+
+# ---- listing: the sweeps that exist only in their record -----------------------------------------
+# Small JSON documents: read many at once.
+READ_THREADS = 16
+
+
+@dataclass(frozen=True)
+class RecordedSweep:
+    """A sweep as `hpo sweep list` shows it from its record: its newest run's start."""
+
+    sweep_id: str
+    name: str
+    started_at: float  # unix seconds
+
+
+def recorded_sweeps(settings: Settings, leave_out: set[str]) -> tuple[list[RecordedSweep], list[str]]:
+    """Every sweep with a record, but those in `leave_out` (the ones Temporal listed), and why
+    any record could not be read (one damaged record costs its own row, not the list's). A
+    record with no start yet (being written) is left out."""
+    store = ObjectStore(settings)
+    records = SweepRecord(store)
+
+    def start(sweep_id: str) -> RecordedSweep | str | None:
+        try:
+            scope = records.scope_of(sweep_id)
+            key = f"{run_prefix(sweep_id, scope)}sweep.json" if scope else None
+            if key is None or not store.exists(key):
+                return None
+            found = SweepStart.model_validate_json(store.get_bytes(key))
+        except (RecordError, ValueError) as error:
+            return f"the record of sweep {sweep_id} is damaged: {' '.join(str(error).split())}"
+        return RecordedSweep(sweep_id, found.request.spec.name, found.started_at)
+
+    try:
+        candidates = [sweep_id for sweep_id in records.sweep_ids() if sweep_id not in leave_out]
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            read = list(pool.map(start, candidates))
+    except (ClientError, BotoCoreError, StorageUnavailable) as error:
+        raise _unreadable(settings, "the sweeps' records", error) from None
+    return [r for r in read if isinstance(r, RecordedSweep)], [r for r in read if isinstance(r, str)]
+
+
+def recorded_state(settings: Settings, sweep_id: str) -> str:
+    """How a sweep's record says it ended (as `recorded_status` does: "failed" for a sweep
+    whose workflow went without recording how), "unreadable" for a damaged record."""
+    try:
+        record = _read(settings, sweep_id, None)
+    except RecordUnreadable:
+        return "unreadable"
+    status = record.status if record is not None else None
+    if status is None:
+        return "unreadable"
+    return "failed" if status.state in UNFINISHED else status.state

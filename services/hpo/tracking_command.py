@@ -55,7 +55,10 @@ def _to_mlflow(status: SweepStatus, curves: dict[str, list[dict[str, Any]]], uri
     console.print(
         f"MLflow {uri}: experiment {done.experiment_name!r} ({done.experiment_id}), parent run "
         f"{done.parent_run_id}; {done.created} trial runs created, {done.updated} updated, "
-        f"{done.points} metric points logged"
+        f"{done.points} metric points logged",
+        # A path-like URI and ids: plain text, never wrapped, so a script can pick them up.
+        markup=False,
+        soft_wrap=True,
     )
 
 
@@ -69,7 +72,9 @@ def _to_tensorboard(status: SweepStatus, curves: dict[str, list[dict[str, Any]]]
     except OSError as error:
         raise UserError(f"TensorBoard export to {directory} failed: {error}") from None
     console.print(
-        f"TensorBoard: {len(status.trials)} trials in {root} (view: tensorboard --logdir {directory})"
+        f"TensorBoard: {len(status.trials)} trials in {root} (view: tensorboard --logdir {directory})",
+        markup=False,
+        soft_wrap=True,
     )
 
 
