@@ -77,7 +77,8 @@ def _add_control(sweep_sub: argparse._SubParsersAction) -> None:  # type: ignore
     cancel.add_argument("sweep_id")
     cancel.add_argument("trial_id", metavar="TRIAL", help="e.g. t0003")
     extend = sweep_sub.add_parser(
-        "extend", help="raise a sweep's trials or budgets, or change its concurrency; a completed or stopped sweep goes on from its record"
+        "extend",
+        help="raise a sweep's trials or budgets, or change its concurrency; a completed or stopped sweep goes on from its record",
     )
     extend.add_argument("sweep_id")
     extend.add_argument("--trials", type=_positive_int, default=None, help="trials in all (only up)")

@@ -384,7 +384,7 @@ async def _follow_to_the_end(
             address=settings.temporal_address,
             reconnect_timeout_s=settings.reconnect_timeout_s,
         )
-        # The whole trial table: a recorded sweep's result holds its running trials only.
+        # The whole trial table: a recorded sweep's result holds a bounded window of it.
         return with_record(settings, final)
     except SweepFailed as failed:
         if failed.status is not None:

@@ -91,7 +91,11 @@ async def control(settings: Settings, sweep_id: str, request: ControlRequest) ->
         if request.action != "extend":
             raise
         ended = "gone from Temporal"
-    if ended is not None and request.action == "extend" and ended in ("completed", "stopped", "gone from Temporal"):
+    if (
+        ended is not None
+        and request.action == "extend"
+        and ended in ("completed", "stopped", "gone from Temporal")
+    ):
         from hpo.extend_command import extend_ended
 
         return await extend_ended(client, settings, sweep_id, request)

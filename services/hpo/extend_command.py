@@ -23,12 +23,22 @@ from hpo.sweep_view import RecordUnreadable, _read
 CONTINUABLE = ("completed", "stopped")
 
 
+async def _in_temporal(client: Client, sweep_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(sweep_id).describe()
+    except RPCError:
+        return False
+    return True
+
+
 async def extend_ended(client: Client, settings: Settings, sweep_id: str, command: ControlRequest) -> int:
     """Start the ended sweep again with the command's limits; print how to follow it."""
     try:
         record = _read(settings, sweep_id, None)
     except RecordUnreadable as error:
         raise UserError(str(error)) from None
+    if record is None and not await _in_temporal(client, sweep_id):
+        raise UserError(f"no sweep {sweep_id!r}; `hpo sweep list --all` lists the sweeps")
     if record is None:
         raise UserError(
             f"sweep {sweep_id} has ended and has no record to go on from (it ran on an hpo before "

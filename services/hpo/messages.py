@@ -383,6 +383,8 @@ def ranked_trials(trials: list[TrialResult], mode: str) -> list[TrialResult]:
         key=lambda t: (-t.rung, sign * (t.objective or 0.0), t.trial_id),
     )
     return scored + sorted((t for t in trials if t.objective is None), key=lambda t: t.trial_id)
+
+
 RecordBatch.model_rebuild()
 SweepRequest.model_rebuild()
 SweepStart.model_rebuild()

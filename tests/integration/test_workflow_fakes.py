@@ -5,6 +5,7 @@ under the real names: fast checks of orchestration paths that real training make
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from hpo import stubs
+from hpo.activities.record import RecordActivities
+from hpo.activities.retention import kept_checkpoints
 from hpo.commands import root_cause
 from hpo.messages import (
     Queues,
@@ -26,6 +29,8 @@ from hpo.messages import (
     TrainResult,
 )
 from hpo.spec import parse_spec
+from hpo.storage.s3 import ObjectStore
+from hpo.sweep_view import with_record
 from hpo.workers.connect import connect
 from hpo.workers.sweep import WORKFLOWS, workflow_runner
 
@@ -51,13 +56,19 @@ def ladder_spec(**overrides: Any):
 class FakeTraining:
     """train_segment and release_checkpoints as plain functions of their requests."""
 
-    def __init__(self, fail_promotion_of: str | None = None, release_fails: bool = False) -> None:
+    def __init__(
+        self, settings: Any, fail_promotion_of: str | None = None, release_fails: bool = False
+    ) -> None:
+        self.kept: list[dict[str, str]] = []
+        self.settings = settings
         self.segments: list[tuple[str, int, int | None]] = []
         self.released: list[ReleaseRequest] = []
         self.fail_promotion_of = fail_promotion_of
         self.release_fails = release_fails
 
     def activities(self) -> list[Any]:
+        stack_settings = self.settings
+
         @activity.defn(name=stubs.TRAIN_SEGMENT)
         async def train_segment(request: SegmentRequest) -> SegmentResult:
             self.segments.append((request.trial_id, request.rung, request.target_step))
@@ -76,7 +87,14 @@ class FakeTraining:
             self.released.append(request)
             if self.release_fails:
                 raise ApplicationError("S3 said no", non_retryable=True)
-            return ReleaseResult(released_bytes=100 * len(request.keep))
+            # What the real activity keeps: from the sweep's record, for a recorded sweep.
+            keep = (
+                kept_checkpoints(ObjectStore(stack_settings), request)
+                if request.keep_from_record
+                else request.keep
+            )
+            self.kept.append(keep)
+            return ReleaseResult(released_bytes=100 * len(keep))
 
         return [train_segment, release_checkpoints]
 
@@ -89,16 +107,19 @@ async def _run(stack: Any, fake: FakeTraining, spec: Any) -> SweepStatus:
         task_queue=queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=fake.activities(),
+        # The sweep's record is real (S3): readers fold it, as they do every recorded sweep.
+        activities=[*fake.activities(), RecordActivities(stack.settings).write_record],
+        activity_executor=ThreadPoolExecutor(max_workers=2),
     ):
         sweep_id = f"fake-{uuid.uuid4().hex[:8]}"
-        return await client.execute_workflow(
+        status = await client.execute_workflow(
             "SweepWorkflow",
             SweepRequest(sweep_id=sweep_id, spec=spec, queues=Queues(training=queue, sweep=queue)),
             id=sweep_id,
             task_queue=queue,
             result_type=SweepStatus,
         )
+        return with_record(stack.settings, status)
 
 
 async def test_a_failed_promotion_keeps_the_lower_rungs_result_and_is_not_released(stack):
@@ -110,7 +131,7 @@ async def test_a_failed_promotion_keeps_the_lower_rungs_result_and_is_not_releas
     _, actions = scheduler.initial_actions(scheduler.new_state())
     drawn = {a.trial_id: a.params["x"] for a in actions if a.kind == "create"}
     best = max(drawn, key=drawn.__getitem__)  # the one ASHA promotes first
-    fake = FakeTraining(fail_promotion_of=best)
+    fake = FakeTraining(stack.settings, fail_promotion_of=best)
     status = await _run(stack, fake, spec)
 
     failed = next(t for t in status.trials if t.trial_id == best)
@@ -121,13 +142,14 @@ async def test_a_failed_promotion_keeps_the_lower_rungs_result_and_is_not_releas
     # Segments carry their rung's fidelity as the target step, and never exceed the budget.
     assert all(target in (1, 2, 4) for _, _, target in fake.segments)
     (release,) = fake.released
-    assert best not in release.keep
+    (kept,) = fake.kept
+    assert best not in kept
     scored = {t.trial_id for t in status.trials if t.status in ("completed", "stopped")}
-    assert set(release.keep) == scored and status.released_bytes == 100 * len(scored)
+    assert set(kept) == scored and status.released_bytes == 100 * len(scored)
 
 
 async def test_a_failing_release_leaves_the_results_standing(stack):
-    fake = FakeTraining(release_fails=True)
+    fake = FakeTraining(stack.settings, release_fails=True)
     status = await _run(stack, fake, ladder_spec(algorithm="random", trials=2))
     assert status.state == "completed" and [t.status for t in status.trials] == ["completed"] * 2
     assert status.released_bytes == 0 and len(fake.released) == 1
@@ -139,5 +161,5 @@ async def test_a_stalled_scheduler_fails_the_sweep_loudly(stack, monkeypatch):
     # A search core that forgets to say Finish: nothing runs, nothing is left to wait for.
     monkeypatch.setattr(FIFOScheduler, "on_result", lambda self, state, *args: (state, []))
     with pytest.raises(WorkflowFailureError) as failed:
-        await _run(stack, FakeTraining(), ladder_spec(algorithm="random", trials=1))
+        await _run(stack, FakeTraining(stack.settings), ladder_spec(algorithm="random", trials=1))
     assert "search scheduler stalled" in root_cause(failed.value)

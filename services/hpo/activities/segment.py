@@ -27,6 +27,7 @@ from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors, user_facing
 from hpo.activities.progress import Hang
 from hpo.activities.session import SegmentSession
+from hpo.activities.sweep_watch import SweepWatch
 from hpo.messages import SegmentRequest, SegmentResult, TrainResult
 from hpo.storage.checkpoints import (
     CorruptCheckpoint,
@@ -128,6 +129,7 @@ class TrainingActivities(ActivityBase):
                 progress_timeout_s=request.spec.training.progress_timeout_s,
                 max_hangs=request.spec.training.max_hangs,
                 started=started,
+                watch=SweepWatch(self.settings, request.sweep_id) if request.watch_sweep else None,
             )
             session.metrics = _checkpoint_metrics(restored_meta)
             with telemetry.running(lambda: session.attempt_seconds):
@@ -262,6 +264,14 @@ class TrainingActivities(ActivityBase):
 
 def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> NoReturn:
     """End a segment whose training was told to stop, saying why it stopped."""
+    if session.sweep_ended is not None and not activity.is_cancelled():
+        # Nobody will read this result but the sweep's record: the trial workflow writes it there.
+        raise ApplicationError(
+            f"stopped at step {trial.step} because {session.sweep_ended}; checkpoint at step {trial.saved_step}",
+            session.details(),
+            type=STOPPED,
+            non_retryable=True,
+        )
     if activity.is_cancelled():
         if request.preemptible:
             # Cancelled: the sweep stopped this trial (stop, cancel-trial, a budget), or this

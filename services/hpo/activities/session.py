@@ -28,6 +28,7 @@ from temporalio import activity
 from hpo.activities.attempts import AttemptHistory
 from hpo.activities.interrupt import Interrupter
 from hpo.activities.progress import Hang, Progress, watch_interval
+from hpo.activities.sweep_watch import SweepWatch
 from hpo.storage.checkpoints import CheckpointStore, step_of
 from hpo.storage.curves import curve_key
 from hpo.trial import TrialError
@@ -54,8 +55,11 @@ class SegmentSession:
         progress_timeout_s: float = float("inf"),
         max_hangs: int = 1,
         started: tuple[float, float] | None = None,
+        watch: SweepWatch | None = None,
     ) -> None:
         self.checkpoints = checkpoints
+        # Asked from the heartbeat thread whether the sweep still runs (sweep_watch.py).
+        self.watch = watch
         self.prefix = prefix
         self.scratch = scratch
         self.meta = meta
@@ -130,7 +134,12 @@ class SegmentSession:
             if activity.is_worker_shutdown():
                 self.stopped_by_worker = True
                 return True
-            return activity.is_cancelled()
+            return activity.is_cancelled() or self.sweep_ended is not None
+
+    @property
+    def sweep_ended(self) -> str | None:
+        """Why this segment must stop because its sweep has ended; None while it runs."""
+        return self.watch.reason if self.watch is not None else None
 
     # -- heartbeats ---------------------------------------------------------------------
 
@@ -214,6 +223,8 @@ class SegmentSession:
                 if done.is_set():
                     return
                 now = time.monotonic()
+                if self.watch is not None:
+                    self.watch.ended()  # asks Temporal now and then, in the background
                 if self.hang is not None:
                     if interrupter.overdue(now):
                         interrupter.escalate(f"trial {self.trial_id} hangs at step {self.progress.step}")

@@ -81,7 +81,9 @@ def with_running(trials: dict[str, TrialResult], running: Iterable[TrialResult])
         if trial is None:
             table[live.trial_id] = live.model_copy(deep=True)
             continue
-        trial = trial.model_copy(update={"segments": [*trial.segments, *live.segments]})
+        # Only its open segment: a live status's trial may also carry the ones the record holds.
+        open_segments = [s for s in live.segments if s.finished_at is None]
+        trial = trial.model_copy(update={"segments": [*trial.segments, *open_segments]})
         trial.status = live.status
         trial.rung = live.rung
         table[live.trial_id] = trial

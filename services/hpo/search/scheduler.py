@@ -198,7 +198,11 @@ class Scheduler(ABC, Generic[S]):
             for tid in finished:
                 rec = state.trials[tid]
                 if rec.status != "failed" and rec.rung in rec.values:
-                    archive.append(ArchivedObservation(number=_number(tid), params=rec.params, value=rec.values[rec.rung]))
+                    archive.append(
+                        ArchivedObservation(
+                            number=_number(tid), params=rec.params, value=rec.values[rec.rung]
+                        )
+                    )
         state.archive = archive[-MAX_ARCHIVED_OBSERVATIONS:]
         state.trials = {tid: rec for tid, rec in state.trials.items() if rec.status not in FINISHED}
         state.retired += len(finished)

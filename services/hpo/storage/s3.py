@@ -132,6 +132,15 @@ class ObjectStore:
             sizes.update((item["Key"], item["Size"]) for item in page.get("Contents", []))
         return sizes
 
+    def list_prefixes(self, prefix: str) -> list[str]:
+        """The "folders" right under `prefix` (S3's common prefixes for delimiter "/"), so a
+        listing grows with them, not with every object below them."""
+        found: set[str] = set()
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+            found.update(item["Prefix"] for item in page.get("CommonPrefixes", []))
+        return sorted(found)
+
     def delete_keys(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             chunk = [{"Key": key} for key in keys[start : start + 1000]]

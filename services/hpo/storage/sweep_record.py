@@ -148,8 +148,8 @@ class SweepRecord:
 
     def sweep_ids(self) -> list[str]:
         """Every sweep id with a record."""
-        ids = {key.split("/")[1] for key in self.store.list_keys(f"{ROOT}/") if key.endswith("/current.json")}
-        return sorted(ids)
+        ids = [prefix[len(ROOT) + 1 :].rstrip("/") for prefix in self.store.list_prefixes(f"{ROOT}/")]
+        return [sweep_id for sweep_id in ids if self.store.exists(f"{ROOT}/{sweep_id}/current.json")]
 
     def starts(self) -> list[SweepStart]:
         """The start of every run with a record (what other sweeps' code and snapshots are)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -64,7 +64,7 @@ class EngineSweep:
         except SearchFailed as error:
             await self._fail(str(error))
             raise ApplicationError(str(error), type="InvalidSearch", non_retryable=True) from None
-        except ApplicationError as error:
+        except FailureError as error:  # an ApplicationError, or an activity that failed for good
             await self._fail(error.message)
             raise
         except asyncio.CancelledError:
