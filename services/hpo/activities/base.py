@@ -28,6 +28,8 @@ NON_RETRYABLE = (
     "CodeArchiveError",
     # A trial saved a checkpoint file under a name the format refuses: its code's fault.
     "UnsafeCheckpointName",
+    # A worker priced in another currency than the sweep's (hpo.engine.money).
+    "CurrencyMismatch",
 )
 
 

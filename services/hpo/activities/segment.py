@@ -28,6 +28,7 @@ from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_perman
 from hpo.activities.progress import Hang
 from hpo.activities.session import SegmentSession
 from hpo.activities.sweep_watch import SweepWatch
+from hpo.engine.money import MISMATCH, mismatch_message, spec_currency
 from hpo.messages import SegmentRequest, SegmentResult, TrainResult
 from hpo.storage.checkpoints import (
     CorruptCheckpoint,
@@ -98,6 +99,7 @@ class TrainingActivities(ActivityBase):
     def train_segment(self, request: SegmentRequest) -> SegmentResult:
         # The slot is held from now: the restore's download counts as this attempt's time.
         started = (time.monotonic(), time.time())
+        self._refuse_another_currency(request)
         previous = _previous_execution(request)
         prefix = _trial_prefix(request)
         with self.scratch() as scratch_name:
@@ -134,6 +136,14 @@ class TrainingActivities(ActivityBase):
             session.metrics = _checkpoint_metrics(restored_meta)
             with telemetry.running(lambda: session.attempt_seconds):
                 return self._train_and_score(request, session, code_dir, restored_step, restored_dir)
+
+    def _refuse_another_currency(self, request: SegmentRequest) -> None:
+        """hpo converts no currencies: a worker priced in another currency than the sweep's
+        trains nothing for it (the sweep stops and says why; nothing is mixed)."""
+        price = self.settings.price_per_hour
+        expected = spec_currency(request.spec)
+        if price > 0 and expected is not None and self.settings.currency != expected:
+            raise user_facing(mismatch_message(self.settings.currency, price, expected), MISMATCH)
 
     def _train_and_score(
         self,

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from hpo import ledger
 from hpo.engine import control as checks
-from hpo.engine.money import CurrencyMismatch, add_segment, affordable, spent_reason
+from hpo.engine.money import MISMATCH, CurrencyMismatch, add_segment, affordable, spent_reason
 from hpo.engine.state import FULL_TABLE_LIMIT, TOP_OF_LEADERBOARD, EngineState, Job, RunningSegment
 from hpo.engine.targets import segment_target
 from hpo.engine.trial_table import apply_event, ended_segment, with_running
@@ -296,6 +296,9 @@ class SweepEngine:
             add_segment(state.totals, segment, state.spec, state.budget)
         except CurrencyMismatch as error:
             mismatch = str(error)
+        if result.status == "failed" and (result.error or "").startswith(f"{MISMATCH}: "):
+            # The worker refused to train in another currency: every segment would be refused.
+            mismatch = (result.error or "").removeprefix(f"{MISMATCH}: ")
         if cancelled:
             self._search("on_failure", trial_id, "cancelled by the user")
         elif result.status == "completed" and result.objective is not None:

@@ -21,12 +21,31 @@ class CurrencyMismatch(ValueError):
     """A worker priced a segment in another currency than the sweep counts in."""
 
 
+def mismatch_message(worker_currency: str, price: float, expected: str) -> str:
+    return (
+        f"a training worker prices its accelerators in {worker_currency} ({price:g}/h) but this sweep "
+        f"counts money in {expected} (its spec's price.currency or budget.currency, or the first "
+        "worker price); hpo converts no currencies: set HPO_CURRENCY on the training workers (chart: "
+        f"trainingWorker.pricing.currency) to {expected}, or the spec's currency to {worker_currency}"
+    )
+
+
+def spec_currency(spec: SweepSpec) -> str | None:
+    """The currency the spec counts money in, if it names one (price, else budget)."""
+    if spec.price is not None:
+        return spec.price.currency
+    return spec.budget.currency if spec.budget is not None else None
+
+
 def sweep_currency(spec: SweepSpec, budget: BudgetSpec | None, totals: Totals) -> str | None:
     if spec.price is not None:
         return spec.price.currency
     if budget is not None and budget.currency:
         return budget.currency
     return totals.currency
+
+
+MISMATCH = "CurrencyMismatch"  # the error type a worker refuses a segment with
 
 
 def segment_price(
@@ -38,13 +57,7 @@ def segment_price(
         currency = segment.currency or DEFAULT_CURRENCY
         expected = sweep_currency(spec, budget, totals)
         if expected is not None and currency != expected:
-            raise CurrencyMismatch(
-                f"a training worker prices its accelerators in {currency} ({segment.price_per_hour:g}/h) but "
-                f"this sweep counts money in {expected} (its spec's price.currency or budget.currency, or "
-                "the first worker price); hpo converts no currencies: set HPO_CURRENCY on the training "
-                f"workers (chart: trainingWorker.pricing.currency) to {expected}, or the spec's currency "
-                f"to {currency}"
-            )
+            raise CurrencyMismatch(mismatch_message(currency, segment.price_per_hour, expected))
         return segment.price_per_hour, currency
     if spec.price is not None:
         return spec.price.per_accelerator_hour, spec.price.currency
