@@ -14,7 +14,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from hpo.spec import MAX_SEED, MAX_SPEC_BYTES, SpecError, load_spec, parse_spec
-from hpo.workflows.steering import guarded
+from hpo.workflows.legacy.steerable import guarded
 
 BASE: dict[str, Any] = {
     "name": "t",

@@ -90,3 +90,15 @@ def test_stop_cancels_the_running_and_drops_the_queued():
     assert engine.state_name() == "stopped"
     with pytest.raises(ValueError, match="the sweep has ended"):
         engine.validate(command("resume"))
+
+
+@pytest.mark.parametrize("error", [ZeroDivisionError("float division by zero"), TypeError("bad"), ValueError("no")])
+def test_anything_the_search_core_raises_is_a_search_failure(error: Exception) -> None:
+    from hpo.engine.core import SearchFailed, guarded
+
+    def step() -> None:
+        raise error
+
+    with pytest.raises(SearchFailed) as raised:
+        guarded(step)
+    assert str(error) in str(raised.value) and str(raised.value).startswith("search: ")

@@ -1,4 +1,5 @@
-"""The steerable sweep: the loop behind SweepWorkflow for sweeps started by this version.
+"""FROZEN (see hpo.workflows.legacy): the steerable sweep, the loop behind SweepWorkflow for
+sweeps started between steering and the engine; new sweeps run the engine (sweep_run.py).
 
 Compared with the first sweep loop (sweep.py, kept for sweeps already recorded) it
 - takes steering commands (the `control` update: pause, resume, stop, cancel a trial, extend
@@ -47,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     from hpo.workflows import sweep_metrics
     from hpo.workflows.proposals import fetch_proposal
     from hpo.workflows.retention import release_checkpoints
-    from hpo.workflows.sweep_state import Job, SweepState
+    from hpo.workflows.legacy.steerable_state import Job, SweepState
     from hpo.workflows.trial import TrialWorkflow, prepare_data, segment_target
 
 # Continue-as-new past this many history events (Temporal's hard limit is 51,200).

@@ -1,4 +1,4 @@
-"""What a steerable sweep remembers, as one pydantic model (workflow-safe: pydantic + stdlib).
+"""FROZEN (see hpo.workflows.legacy). What a steerable sweep remembers, as one pydantic model (workflow-safe: pydantic + stdlib).
 
 It is the whole state a run of the sweep hands to the next one when it continues-as-new: the
 search core's state, the trial table, the jobs waiting for a slot, the steering flags and the
