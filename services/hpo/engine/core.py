@@ -15,25 +15,21 @@ are copy-on-write, so the failed call changed nothing).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from hpo import ledger
-from hpo.engine import control as checks
+from hpo.engine.guard import SearchFailed, guarded
 from hpo.engine.money import MISMATCH, CurrencyMismatch, add_segment, affordable, spent_reason
 from hpo.engine.state import FULL_TABLE_LIMIT, TOP_OF_LEADERBOARD, EngineState, Job, RunningSegment
+from hpo.engine.steering import Steering
 from hpo.engine.targets import segment_target
-from hpo.engine.trial_table import apply_event, ended_segment, with_running
+from hpo.engine.trial_table import apply_event, ended_segment
+from hpo.engine.views import Views
 from hpo.messages import (
-    CodeRef,
-    ControlRequest,
-    ControlResult,
     RecordBatch,
     SegmentRecord,
     SnapshotRef,
-    SweepStart,
-    SweepStatus,
     TrialEvent,
     TrialResult,
     ranked_trials,
@@ -41,27 +37,9 @@ from hpo.messages import (
 from hpo.search.recorded import ProposalNeeded, ProposalRequest, RecordedSearcher
 from hpo.spec import SweepSpec, make_scheduler
 
-T = TypeVar("T")
 # The table past FULL_TABLE_LIMIT may hold this many trials over the top of the leaderboard
 # before it is trimmed: trimming ranks the table, so not after every event.
 TRIM_SLACK = 100
-
-
-class SearchFailed(Exception):
-    """The search core refused a configuration or broke: the same on every retry, so the
-    sweep fails with this message."""
-
-
-def guarded(step: Callable[..., T], *args: Any) -> T:
-    """Every call into the search core goes through here: it is pure and deterministic, so
-    whatever it raises would raise again on every retry."""
-    try:
-        return step(*args)
-    except (ProposalNeeded, SearchFailed):
-        raise
-    except Exception as error:
-        kind = "" if isinstance(error, ValueError) else f"{type(error).__name__}: "
-        raise SearchFailed(f"search: {kind}{error}") from error
 
 
 @dataclass(frozen=True)
@@ -72,7 +50,7 @@ class StartSegment:
     params: dict[str, Any]
 
 
-class SweepEngine:
+class SweepEngine(Steering, Views):
     def __init__(self, state: EngineState, scheduler: Any, search: Any) -> None:
         self.state = state
         self.scheduler = scheduler
@@ -131,25 +109,6 @@ class SweepEngine:
             return state.pack()
         finally:
             state.search = {}
-
-    def reopened(self, command: ControlRequest) -> str:
-        """A finished (completed or stopped) sweep goes on with the limits of an `extend`
-        command (`hpo sweep extend` of an ended sweep): the same search state, new trials.
-        ValueError when the command does not make sense (as for a running sweep)."""
-        state = self.state
-        state.stopping = state.finished = state.paused = False
-        state.stop_reason = None
-        checks.check_extend(command, state)
-        self.search = guarded(self.scheduler.reopen, self.search)
-        # Creates a stop dropped before they started never ran: the search core learns so, and
-        # their ids stay unused.
-        for trial_id, record in list(getattr(self.search, "trials", {}).items()):
-            if record.status == "running" and trial_id not in state.running:
-                self._search("on_failure", trial_id, "never started: the sweep stopped first")
-        message = self._extend(command)
-        if command.trials is None:
-            self._search("refill")
-        return message
 
     # ---- the search core -----------------------------------------------------------------
     def _search(self, method: str, *args: Any) -> None:
@@ -414,192 +373,3 @@ class SweepEngine:
     def stalled(self) -> bool:
         """Over with neither a stop nor a Finish: the search core stopped issuing work."""
         return self.over and not self.state.stopping and not self.state.finished
-
-    # ---- steering -----------------------------------------------------------------------------
-    def validate(self, command: ControlRequest) -> None:
-        """Raise ValueError (the update is rejected, nothing recorded) unless `command` makes sense now."""
-        checks.check(command, self.state, self.done, self._status_of)
-
-    def control(self, command: ControlRequest) -> ControlResult:
-        self.validate(command)
-        state = self.state
-        action = command.action
-        if action == "pause":
-            state.paused = True
-            message = f"paused: no new segment starts; {len(state.running)} running go on"
-        elif action == "resume":
-            state.paused = False
-            message = f"resumed: {len(state.pending)} waiting segment(s) may start"
-        elif action == "stop":
-            self._stop(
-                "stopped by the user" + (f": {command.reason}" if command.reason else ""), cancel_running=True
-            )
-            message = f"stopping: {len(state.running)} running segment(s) checkpoint and end"
-        elif action == "cancel_trial":
-            message = self._cancel(command.trial_id or "")
-        else:
-            message = self._extend(command)
-        return ControlResult(action=action, state=self.state_name(), message=message)
-
-    def _cancel(self, trial_id: str) -> str:
-        state = self.state
-        run = state.running.get(trial_id)
-        if run is not None:
-            run.cancelling = True
-            state.to_cancel.append(trial_id)
-            return f"cancelling {trial_id}: its segment checkpoints and ends"
-        job = next(job for job in state.pending if job.trial_id == trial_id)
-        state.pending.remove(job)
-        if job.kind == "create":
-            state.trials_created += 1
-            self._emit(TrialEvent(trial_id=trial_id, status="cancelled", params=dict(job.params)), was=None)
-        else:
-            self._emit(TrialEvent(trial_id=trial_id, status="cancelled"), was=self._status_of(trial_id))
-        self._search("on_failure", trial_id, "cancelled by the user")
-        return f"cancelled {trial_id} before it started"
-
-    def _extend(self, command: ControlRequest) -> str:
-        state = self.state
-        changes: list[str] = []
-        spec_update: dict[str, Any] = {}
-        if command.trials is not None:
-            spec_update["trials"] = command.trials
-            changes.append(f"trials {state.spec.trials} → {command.trials}")
-        if command.max_concurrent is not None:
-            spec_update["max_concurrent"] = command.max_concurrent
-            changes.append(f"max_concurrent {state.spec.max_concurrent} → {command.max_concurrent}")
-        budget = checks.extended_budget(state.budget, command)
-        if budget is not state.budget:
-            state.budget = budget
-            changes.extend(
-                f"{name} {getattr(command, name):g}"
-                for name in checks.BUDGETS
-                if getattr(command, name) is not None
-            )
-        if spec_update:
-            # Limits are not the search core's identity: the same state loads into a scheduler
-            # rebuilt with the new limits, and it fills the slots they free.
-            state.spec = state.spec.model_copy(update=spec_update)
-            self.scheduler = self.scheduler_for(state.spec)
-            self.search = guarded(self.scheduler.load_state, self.search)
-            self._search("refill")
-        return "extended: " + ", ".join(changes)
-
-    # ---- the record -----------------------------------------------------------------------------
-    def take_batch(
-        self,
-        sweep_id: str,
-        *,
-        start: SweepStart | None = None,
-        status: SweepStatus | None = None,
-    ) -> RecordBatch | None:
-        """The next piece of the record (None: nothing to write); `written()` once it is stored."""
-        state = self.state
-        assert self._in_flight is None
-        if not state.unrecorded and start is None and status is None:
-            return None
-        batch = RecordBatch(
-            sweep_id=sweep_id,
-            scope=state.scope,
-            seq=state.record_seq,
-            events=state.unrecorded,
-            start=start,
-            status=status,
-        )
-        state.unrecorded = []
-        state.record_seq += 1
-        self._in_flight = batch
-        return batch
-
-    def final_batch(self, sweep_id: str, status: SweepStatus) -> RecordBatch:
-        """The last piece of this run of the sweep: what is left to write, its status, and the
-        compact state `hpo sweep extend` goes on from (which continues after this piece)."""
-        state = self.state
-        assert self._in_flight is None
-        events, state.unrecorded = state.unrecorded, []
-        seq = state.record_seq
-        state.record_seq += 1
-        carried = self.carry()
-        batch = RecordBatch(
-            sweep_id=sweep_id, scope=state.scope, seq=seq, events=events, status=status, carried=carried
-        )
-        self._in_flight = batch
-        return batch
-
-    def written(self) -> None:
-        self._in_flight = None
-
-    def write_failed(self) -> None:
-        """The piece in flight could not be stored: its events go into the next one."""
-        batch = self._in_flight
-        if batch is None:
-            return
-        self._in_flight = None
-        self.state.unrecorded = [*batch.events, *self.state.unrecorded]
-        self.state.record_seq = batch.seq
-
-    # ---- what it shows ------------------------------------------------------------------------
-    def state_name(self) -> str:
-        state = self.state
-        if self.done:
-            return "stopped" if state.stopping else "completed"
-        if state.stopping:
-            return "stopping"
-        return "paused" if state.paused else "running"
-
-    def status(self, sweep_id: str, code: CodeRef | None = None, *, slim: bool = False) -> SweepStatus:
-        """What queries answer: the table (bounded, see EngineState.table) with the running
-        segments, and the events the record does not hold yet. `slim`: no trials (the record's
-        own copy of the sweep's status: its trials are the record's events)."""
-        state = self.state
-        spec = state.spec
-        running = [
-            TrialResult(
-                trial_id=r.trial_id,
-                params=r.params,
-                status="running",
-                rung=r.segment.rung,
-                segments=[r.segment],
-            )
-            for r in state.running.values()
-        ]
-        everything = [] if slim else list(with_running(self._shown_table(), running).values())
-        ranked = ranked_trials(everything, spec.mode)
-        best = ranked[0] if ranked and ranked[0].objective is not None else None
-        money = None
-        if everything and state.trials_created <= FULL_TABLE_LIMIT:
-            try:
-                money = ledger.summarize(everything, spec)
-            except Exception:  # a query must answer even if the ledger cannot
-                money = None
-        unrecorded = [*(self._in_flight.events if self._in_flight else []), *state.unrecorded]
-        return SweepStatus(
-            sweep_id=sweep_id,
-            name=spec.name,
-            spec=spec,
-            state=self.state_name(),  # type: ignore[arg-type]
-            objective_metric=spec.metric,
-            mode=spec.mode,
-            trials=sorted(everything, key=lambda trial: trial.trial_id),
-            best_trial_id=best.trial_id if best else None,
-            train_seconds=state.totals.seconds,
-            released_bytes=state.released_bytes,
-            code=code,
-            stop_reason=state.stop_reason,
-            money=money,
-            counts=dict(sorted(state.counts.items())),
-            trials_total=state.trials_created,
-            trials_planned=spec.trials,
-            max_concurrent=spec.max_concurrent,
-            scope=state.scope,
-            runs=state.runs,
-            recorded=True,
-            unrecorded=[] if slim else unrecorded,
-            record_seq=self._in_flight.seq if self._in_flight else state.record_seq,
-        )
-
-    def metrics(self) -> tuple[dict[str, int], float, float | None]:
-        """(trials by status, accelerator-seconds, best objective) for the sweep's gauges."""
-        ranked = ranked_trials(list(self.state.table.values()), self.state.spec.mode)
-        best = ranked[0].objective if ranked and ranked[0].objective is not None else None
-        return dict(self.state.counts), self.state.totals.seconds, best
