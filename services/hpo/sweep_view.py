@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hpo.engine.trial_table import full_status
-from hpo.messages import SweepStart, SweepStatus, TrialEvent, TrialResult
+from hpo.messages import SweepStart, SweepStatus
 from hpo.settings import Settings
 from hpo.storage.s3 import ObjectStore, StorageUnavailable
 from hpo.storage.sweep_record import Record, RecordError, SweepRecord, run_prefix
@@ -49,26 +49,7 @@ def with_record(settings: Settings, status: SweepStatus) -> SweepStatus:
     if not status.recorded:
         return status
     record = _read(settings, status.sweep_id, status.scope)
-    return over_record(status, record.events(before=status.record_seq) if record else [])
-
-
-def over_record(status: SweepStatus, recorded: list[TrialEvent]) -> SweepStatus:
-    """A live sweep's answer laid over the events its record held when it answered (pure)."""
-    return full_status(status.model_copy(update={"trials": in_flight(status.trials)}), recorded)
-
-
-def in_flight(trials: list[TrialResult]) -> list[TrialResult]:
-    """The segments a live sweep is running, each on its trial: what full_status lays over the
-    fold of the events. A sweep's query answer and result also carry the finished trials its
-    engine keeps in its table (hpo.engine.core.SweepEngine.status), and their finished
-    segments are the record's events already: laid over them again they would count twice
-    (twice the training time, the money, the ladder's bars)."""
-    running = []
-    for trial in trials:
-        open_segments = [segment for segment in trial.segments if segment.finished_at is None]
-        if open_segments:
-            running.append(trial.model_copy(update={"segments": open_segments}))
-    return running
+    return full_status(status, record.events(before=status.record_seq) if record else [])
 
 
 def recorded_status(settings: Settings, sweep_id: str) -> SweepStatus | None:

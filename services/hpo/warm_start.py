@@ -97,18 +97,18 @@ async def read_sweep(client: Client, sweep_id: str, settings: Settings | None = 
     has dropped it (hpo.sweep_view). Without ``settings`` only Temporal is read."""
     from hpo.sweep_view import RecordUnreadable, recorded_status, with_record
 
+    if settings is None:
+        return await _temporal_sweep(client, sweep_id)  # type: ignore[return-value]  # raises when missing
     try:
-        status = await _temporal_sweep(client, sweep_id, missing_ok=settings is not None)
-        if settings is None:
-            return status if status is not None else await _temporal_sweep(client, sweep_id)  # type: ignore[return-value]
-        if status is None:
-            found = recorded_status(settings, sweep_id)
-            if found is None:
-                return await _temporal_sweep(client, sweep_id)  # type: ignore[return-value]  # raises: no such sweep
-            return found
-        return with_record(settings, status)
+        status = await _temporal_sweep(client, sweep_id, missing_ok=True)
+        if status is not None:
+            return with_record(settings, status)
+        found = recorded_status(settings, sweep_id)
     except RecordUnreadable as error:
         raise WarmStartError(f"warm_start: {error}") from None
+    if found is None:  # neither in Temporal nor in S3: say so as Temporal does
+        return await _temporal_sweep(client, sweep_id)  # type: ignore[return-value]
+    return found
 
 
 async def _temporal_sweep(client: Client, sweep_id: str, missing_ok: bool = False) -> SweepStatus | None:

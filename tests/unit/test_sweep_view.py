@@ -1,13 +1,13 @@
-"""A live sweep's answer laid over its record (hpo.sweep_view.over_record) shows the table the
+"""A live sweep's answer laid over its record (hpo.engine.trial_table.full_status) shows the table the
 engine itself shows: no finished segment counted twice, mid-sweep and at the end."""
 
 from __future__ import annotations
 
 from hpo.engine.core import StartSegment, SweepEngine
 from hpo.engine.targets import segment_target
+from hpo.engine.trial_table import full_status
 from hpo.messages import SweepStatus, TrainResult, TrialEvent, TrialResult
 from hpo.spec import parse_spec
-from hpo.sweep_view import over_record
 
 SPEC = parse_spec(
     {
@@ -55,12 +55,12 @@ def test_the_live_answer_over_the_record_is_the_engines_own_table_at_every_step(
         # answer's `unrecorded`, the record holds the pieces before it.
         batch = engine.take_batch("sw")
         live = engine.status("sw")
-        _same(over_record(live, recorded), live)
+        _same(full_status(live, recorded), live)
         if batch is not None:
             recorded.extend(batch.events)
             engine.written()
         live = engine.status("sw")
-        _same(over_record(live, recorded), live)
+        _same(full_status(live, recorded), live)
         promoted_while_running |= any(t.status == "running" and len(t.segments) > 1 for t in live.trials)
         if not running:
             continue
@@ -69,4 +69,4 @@ def test_the_live_answer_over_the_record_is_the_engines_own_table_at_every_step(
     assert promoted_while_running, "no promotion was running when the sweep answered"
     final = engine.status("sw")
     assert final.train_seconds == 10.0 * sum(len(t.segments) for t in final.trials)
-    _same(over_record(final, recorded), final)
+    _same(full_status(final, recorded), final)

@@ -74,15 +74,18 @@ def fold(events: Iterable[TrialEvent]) -> dict[str, TrialResult]:
 
 
 def with_running(trials: dict[str, TrialResult], running: Iterable[TrialResult]) -> dict[str, TrialResult]:
-    """The table with the segments in flight (a live sweep's `trials`) laid over it."""
+    """The table with the segments in flight laid over it. Only open segments count: a live
+    sweep's `trials` also carry the finished trials its engine keeps, whose segments are the
+    record's events already (laid over them again they would count twice)."""
     table = dict(trials)
     for live in running:
+        open_segments = [s for s in live.segments if s.finished_at is None]
+        if not open_segments:
+            continue
         trial = table.get(live.trial_id)
         if trial is None:
-            table[live.trial_id] = live.model_copy(deep=True)
+            table[live.trial_id] = live.model_copy(update={"segments": open_segments}, deep=True)
             continue
-        # Only its open segment: a live status's trial may also carry the ones the record holds.
-        open_segments = [s for s in live.segments if s.finished_at is None]
         trial = trial.model_copy(update={"segments": [*trial.segments, *open_segments]})
         trial.status = live.status
         trial.rung = live.rung

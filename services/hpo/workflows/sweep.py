@@ -29,9 +29,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from hpo.spec import make_scheduler
     from hpo.workflows import sweep_metrics
+    from hpo.workflows.legacy.steerable import SteerableSweep, guarded
     from hpo.workflows.retention import release_checkpoints
     from hpo.workflows.segment_outcome import RESULT_SIGNAL
-    from hpo.workflows.legacy.steerable import SteerableSweep, guarded
     from hpo.workflows.sweep_run import EngineSweep
     from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
 

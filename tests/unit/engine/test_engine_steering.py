@@ -92,7 +92,9 @@ def test_stop_cancels_the_running_and_drops_the_queued():
         engine.validate(command("resume"))
 
 
-@pytest.mark.parametrize("error", [ZeroDivisionError("float division by zero"), TypeError("bad"), ValueError("no")])
+@pytest.mark.parametrize(
+    "error", [ZeroDivisionError("float division by zero"), TypeError("bad"), ValueError("no")]
+)
 def test_anything_the_search_core_raises_is_a_search_failure(error: Exception) -> None:
     from hpo.engine.core import SearchFailed, guarded
 

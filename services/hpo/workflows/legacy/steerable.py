@@ -46,9 +46,9 @@ with workflow.unsafe.imports_passed_through():
     from hpo.search.recorded import ProposalNeeded, RecordedSearcher
     from hpo.spec import BudgetSpec, make_scheduler
     from hpo.workflows import sweep_metrics
+    from hpo.workflows.legacy.steerable_state import Job, SweepState
     from hpo.workflows.proposals import fetch_proposal
     from hpo.workflows.retention import release_checkpoints
-    from hpo.workflows.legacy.steerable_state import Job, SweepState
     from hpo.workflows.trial import TrialWorkflow, prepare_data, segment_target
 
 # Continue-as-new past this many history events (Temporal's hard limit is 51,200).
