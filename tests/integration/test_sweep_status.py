@@ -24,10 +24,10 @@ async def test_status_without_a_sweep_worker(stack, training_worker, tiny_model,
     queue = stack.settings.sweep_queue
     stack.processes.pop("sweep-worker").stop()
     try:
-        assert await _status_of(client, sweep_id, queue) == finished
+        assert await _status_of(client, sweep_id, stack.settings) == finished
 
         with pytest.raises(UserError, match="no sweep 'no-such-sweep'"):
-            await _status_of(client, "no-such-sweep", queue)
+            await _status_of(client, "no-such-sweep", stack.settings)
 
         # Running, with nobody polling the sweep queue: a message naming the queue, not a hang.
         monkeypatch.setattr(commands, "STATUS_QUERY_TIMEOUT", timedelta(seconds=3))
@@ -37,7 +37,7 @@ async def test_status_without_a_sweep_worker(stack, training_worker, tiny_model,
         )
         try:
             with pytest.raises(UserError, match=f"is running but did not answer.*{queue}"):
-                await _status_of(client, waiting, queue)
+                await _status_of(client, waiting, stack.settings)
         finally:
             await handle.terminate("test over")
     finally:
