@@ -40,7 +40,7 @@ async def test_gp_sweep_proposes_through_a_recorded_activity(stack, training_wor
     assert await suggest_activities(stack, sweep_id) == 8
     best = status.leaderboard()[0]
     print(f"gp sweep best {best.objective:.4f} at {best.params}")
-    await replay_and_record(stack, sweep_id, "gp_sweep_engine_v1")
+    await replay_and_record(stack, sweep_id, "gp_sweep_engine_v2")
 
 
 async def test_bohb_with_a_gp_model_resumes_promotions_and_proposes_through_the_activity(

@@ -75,7 +75,7 @@ async def test_continue_as_new_changes_nothing(stack, training_worker):
     assert plain.runs == 1 and carried.runs >= 3
     assert leaderboard(carried) == leaderboard(plain)
     assert carried.trials_total == plain.trials_total == 12
-    await replay_and_record(stack, sweep_id, "sweep_engine_can_v1")
+    await replay_and_record(stack, sweep_id, "sweep_engine_can_v2")
 
 
 async def test_money_budget_stops_the_sweep_within_one_segment(stack, training_worker):
@@ -115,4 +115,4 @@ async def test_asha_ledger_adds_up_and_shows_savings(stack, training_worker):
     assert status.state == "completed"
     assert money.saved_by_early_stopping > 0 and money.saved_by_resuming > 0
     assert_ledger_adds_up(status)
-    await replay_and_record(stack, sweep_id, "sweep_engine_asha_v1")
+    await replay_and_record(stack, sweep_id, "sweep_engine_asha_v2")

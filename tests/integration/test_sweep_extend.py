@@ -57,4 +57,4 @@ async def test_extend_a_completed_sweep_continues_its_search(stack, training_wor
         await control(stack.settings, sweep_id, extend_request(trials=5))
     again = await client.get_workflow_handle(sweep_id, result_type=SweepStatus).result()
     assert again.trials_total == 7 and again.state == "completed"
-    await replay_and_record(stack, sweep_id, "sweep_engine_extend_v1")
+    await replay_and_record(stack, sweep_id, "sweep_engine_extend_v2")

@@ -13,18 +13,16 @@ from hpo.storage.s3 import ObjectStore
 
 
 def kept_checkpoints(store: ObjectStore, request: ReleaseRequest) -> dict[str, str]:
-    """Per scored trial of a recorded sweep, the checkpoint its result came from."""
-    from hpo.engine.trial_table import fold
+    """Per scored trial of a recorded sweep, the checkpoint its result came from (the record is
+    streamed piece by piece: a long sweep's end must not hold its whole record in memory)."""
+    from hpo.engine import trial_table
     from hpo.storage.sweep_record import SweepRecord
 
-    record = SweepRecord(store).read(request.sweep_id, request.scope)
-    if record is None:
+    record = SweepRecord(store)
+    scope = request.scope or record.scope_of(request.sweep_id)
+    if scope is None:
         return {}
-    return {
-        trial.trial_id: trial.train.checkpoint_key
-        for trial in fold(record.events()).values()
-        if trial.status in ("completed", "stopped") and trial.train and trial.train.checkpoint_key
-    }
+    return trial_table.kept_checkpoints(record.events(request.sweep_id, scope))
 
 
 class RetentionActivities(ActivityBase):

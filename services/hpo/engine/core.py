@@ -349,6 +349,16 @@ class SweepEngine(Steering, Views):
         if cancel_running:
             state.to_cancel.extend(t for t in state.running if t not in state.to_cancel)
 
+    def fail(self, reason: str) -> None:
+        """The sweep ends badly (its workflow failed or was cancelled): the reason replaces any
+        earlier one, every running segment is to be cancelled (they checkpoint and end), a piece
+        in flight goes into the last one, and the sweep is over."""
+        state = self.state
+        state.stop_reason = reason
+        state.to_cancel.extend(t for t in state.running if t not in state.to_cancel)
+        self.write_failed()
+        self.done = True
+
     def wall_time_left(self, now: float) -> float | None:
         budget = self.state.budget
         if budget is None or budget.max_wall_time is None or self.state.stopping:

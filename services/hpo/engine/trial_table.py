@@ -73,6 +73,37 @@ def fold(events: Iterable[TrialEvent]) -> dict[str, TrialResult]:
     return trials
 
 
+def kept_checkpoints(events: Iterable[TrialEvent]) -> dict[str, str]:
+    """Per trial that ended scored (completed or stopped), the checkpoint its result came from.
+
+    The same rule as `fold` (each event goes through apply_event), but a trial is kept between
+    events as three fields, not as its table row: a sweep's end reads its whole record through
+    this, and memory should grow by a key per trial, not by every segment and metric."""
+    kept: dict[str, tuple[str, float | None, str | None]] = {}
+    for event in events:
+        status, objective, key = kept.get(event.trial_id, (event.status, None, None))
+        shell = TrialResult(
+            trial_id=event.trial_id,
+            params={},
+            status=status,
+            objective=objective,
+            train=TrainResult(step=0, checkpoint_key=key) if key else None,
+        )
+        one = {event.trial_id: shell}
+        apply_event(one, event)
+        trial = one[event.trial_id]
+        kept[event.trial_id] = (
+            trial.status,
+            trial.objective,
+            trial.train.checkpoint_key if trial.train else None,
+        )
+    return {
+        trial_id: key
+        for trial_id, (status, _, key) in kept.items()
+        if status in ("completed", "stopped") and key
+    }
+
+
 def with_running(trials: dict[str, TrialResult], running: Iterable[TrialResult]) -> dict[str, TrialResult]:
     """The table with the segments in flight laid over it. Only open segments count: a live
     sweep's `trials` also carry the finished trials its engine keeps, whose segments are the

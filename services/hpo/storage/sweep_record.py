@@ -20,8 +20,10 @@ uses, so the record alone reads back exactly what the live sweep showed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from hpo.messages import RecordBatch, RecordWritten, SweepStart, SweepStatus, TrialEvent
@@ -30,8 +32,10 @@ from hpo.storage.s3 import ObjectStore
 
 LAYOUT_VERSION = 1
 ROOT = "records"
-# Pieces are small JSON documents: read many at once.
+# Pieces are small JSON documents: read many at once, a window at a time, so a reader that
+# streams them (hpo.activities.retention) holds a window, not the whole record.
 READ_THREADS = 16
+READ_WINDOW = 4 * READ_THREADS
 
 
 class RecordError(RuntimeError):
@@ -131,12 +135,23 @@ class SweepRecord:
         if not self.store.exists(f"{prefix}sweep.json"):
             return None
         start = SweepStart.model_validate_json(self.store.get_bytes(f"{prefix}sweep.json"))
-        keys = self.store.list_keys(f"{prefix}events/")
-        with ThreadPoolExecutor(READ_THREADS) as pool:
-            batches = list(pool.map(self._piece, keys))
-        numbered = sorted((b for b in batches if b.orphan is None), key=lambda b: b.seq)
-        orphans = sorted((b for b in batches if b.orphan is not None), key=lambda b: b.orphan or "")
+        batches = list(self.batches(sweep_id, scope))
+        numbered = [b for b in batches if b.orphan is None]
+        orphans = [b for b in batches if b.orphan is not None]
         return Record(start=start, batches=numbered, orphans=orphans)
+
+    def batches(self, sweep_id: str, scope: str) -> Iterator[RecordBatch]:
+        """One run's pieces as a stream, in the order of Record.events: numbered pieces by
+        sequence number, then orphans by name (digits sort before "orphan-")."""
+        keys = iter(sorted(self.store.list_keys(f"{run_prefix(sweep_id, scope)}events/")))
+        with ThreadPoolExecutor(READ_THREADS) as pool:
+            while window := list(islice(keys, READ_WINDOW)):
+                yield from pool.map(self._piece, window)
+
+    def events(self, sweep_id: str, scope: str) -> Iterator[TrialEvent]:
+        """One run's trial events as a stream (Record.events without holding the record)."""
+        for batch in self.batches(sweep_id, scope):
+            yield from batch.events
 
     def _piece(self, key: str) -> RecordBatch:
         try:

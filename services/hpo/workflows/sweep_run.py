@@ -192,37 +192,46 @@ class EngineSweep:
 
     # ---- commands --------------------------------------------------------------------------------
     async def _start_segments(self, starts: list[StartSegment]) -> None:
+        if workflow.patched("start-together"):
+            # Every start's command goes out in this one workflow task (in the order the engine
+            # asked): awaited one by one, each start cost a round trip to the server, which
+            # bounded a sweep near 10 trials/s.
+            await asyncio.gather(*(self._start_segment(start) for start in starts))
+        else:
+            for start in starts:
+                await self._start_segment(start)
+
+    async def _start_segment(self, start: StartSegment) -> None:
         request, state = self.request, self._engine.state
-        for start in starts:
-            try:
-                await workflow.start_child_workflow(
-                    TrialWorkflow.run,
-                    TrialRequest(
-                        sweep_id=request.sweep_id,
-                        trial_id=start.trial_id,
-                        spec=state.spec,
-                        snapshot=state.snapshot,
-                        params=start.params,
-                        rung=start.rung,
-                        fidelity=start.fidelity,
-                        queues=request.queues,
-                        code=request.code,
-                        scope=state.scope,
-                        report_to=request.sweep_id,
-                        recorded=True,
-                    ),
-                    id=trial_workflow_id(request.sweep_id, start.trial_id, start.rung),
-                    task_queue=request.queues.sweep,
-                    # The trial outlives this run of the sweep when it continues-as-new (its result
-                    # arrives by signal at whichever run is current); when the sweep ends any other
-                    # way its trials notice (the training activity watches the sweep) and stop.
-                    parent_close_policy=ParentClosePolicy.ABANDON,
-                    search_attributes=self._trial_attributes() if request.search_attributes else None,
-                )
-            except WorkflowAlreadyStartedError:
-                workflow.logger.info(
-                    "trial %s rung %d was already started; awaiting its result", start.trial_id, start.rung
-                )
+        try:
+            await workflow.start_child_workflow(
+                TrialWorkflow.run,
+                TrialRequest(
+                    sweep_id=request.sweep_id,
+                    trial_id=start.trial_id,
+                    spec=state.spec,
+                    snapshot=state.snapshot,
+                    params=start.params,
+                    rung=start.rung,
+                    fidelity=start.fidelity,
+                    queues=request.queues,
+                    code=request.code,
+                    scope=state.scope,
+                    report_to=request.sweep_id,
+                    recorded=True,
+                ),
+                id=trial_workflow_id(request.sweep_id, start.trial_id, start.rung),
+                task_queue=request.queues.sweep,
+                # The trial outlives this run of the sweep when it continues-as-new (its result
+                # arrives by signal at whichever run is current); when the sweep ends any other
+                # way its trials notice (the training activity watches the sweep) and stop.
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                search_attributes=self._trial_attributes() if request.search_attributes else None,
+            )
+        except WorkflowAlreadyStartedError:
+            workflow.logger.info(
+                "trial %s rung %d was already started; awaiting its result", start.trial_id, start.rung
+            )
 
     def _trial_attributes(self) -> Any:
         return search_attributes.sweep_attributes(self.request.sweep_id, self._engine.state.spec, "running")
@@ -259,12 +268,9 @@ class EngineSweep:
         engine = self.engine
         if engine is None:
             return
-        engine.state.stop_reason = reason
-        engine.state.to_cancel.extend(t for t in engine.state.running if t not in engine.state.to_cancel)
+        engine.fail(reason)
         try:
             await self._send_cancels()
-            engine.write_failed()  # a piece that could not be written goes into this last one
-            engine.done = True
             status = self._slim().model_copy(update={"state": state})
             await self._write(status=status)
         except Exception as error:  # the sweep fails with its own reason, not the clean-up's
