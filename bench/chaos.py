@@ -32,13 +32,13 @@ from typing import Any
 
 import yaml
 
-from hpo.ledger import segments_of
-from hpo.messages import SweepStatus, TrialResult
-from hpo.settings import Settings
-from hpo.spec import SweepSpec, load_spec, parse_spec
-from hpo.stack import EmbeddedStack
+from hpo.contracts.messages import SweepStatus, TrialResult
+from hpo.contracts.settings import Settings
+from hpo.contracts.spec import SweepSpec, load_spec, parse_spec
+from hpo.engine.ledger import segments_of
 from hpo.storage.checkpoints import step_of
 from hpo.storage.s3 import ObjectStore
+from hpo.workers.stack import EmbeddedStack
 
 KILL_TRAINING = "SIGKILL training worker"
 TERM_TRAINING = "SIGTERM training worker"
@@ -362,7 +362,7 @@ def differences(clean: SweepStatus, faulty: SweepStatus, tolerance: float = TOLE
 
 @dataclass(frozen=True)
 class Compute:
-    """A run's training compute, from the sweep's own ledger inputs (hpo.ledger)."""
+    """A run's training compute, from the sweep's own ledger inputs (hpo.engine.ledger)."""
 
     accelerator_s: float
     lost_s: float

@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hpo.messages import Queues, SweepRequest, SweepStatus
-from hpo.settings import Settings
-from hpo.spec import parse_spec
-from hpo.stack import EmbeddedStack, free_port
+from hpo.contracts.messages import Queues, SweepRequest, SweepStatus
+from hpo.contracts.settings import Settings
+from hpo.contracts.spec import parse_spec
+from hpo.workers.stack import EmbeddedStack, free_port
 
 TRIAL_CODE = Path(__file__).resolve().parent / "trivial"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -323,8 +323,8 @@ def make_spec(trials: int, max_concurrent: int) -> Any:
 
 
 async def sweep(stack: BenchStack, args: argparse.Namespace) -> None:
-    from hpo.commands import _start_sweep, check_task_code, ship_code
-    from hpo.workers.connect import connect
+    from hpo.cli.commands import _start_sweep, check_task_code, ship_code
+    from hpo.connections.temporal import connect
 
     settings = stack.settings
     spec = make_spec(args.trials, args.max_concurrent)
@@ -481,10 +481,10 @@ def main() -> None:
     args = parser.parse_args()
     args.training_concurrency = args.training_concurrency or args.max_concurrent
     if args.server_suggests_after:
-        import hpo.stack
+        import hpo.workers.stack
 
-        hpo.stack.DEV_SERVER_FLAGS = [
-            *hpo.stack.DEV_SERVER_FLAGS,
+        hpo.workers.stack.DEV_SERVER_FLAGS = [
+            *hpo.workers.stack.DEV_SERVER_FLAGS,
             "--dynamic-config-value",
             f"limit.historyCount.suggestContinueAsNew={args.server_suggests_after}",
         ]

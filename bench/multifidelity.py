@@ -119,7 +119,7 @@ class Tracker:
 
 def run_hpo(method: str, seed: int, tracker: Tracker) -> int:
     from hpo.search import build_scheduler
-    from hpo.search.simulate import Simulation, simulate
+    from hpo.study.simulate import Simulation, simulate
 
     algorithm = {"hpo_asha": "asha", "hpo_asha_8_workers": "asha", "hpo_hyperband": "hyperband"}.get(
         method, method.removeprefix("hpo_").removesuffix("_gp")

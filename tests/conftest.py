@@ -27,8 +27,8 @@ def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Real Temporal dev server + real S3 server (SeaweedFS) on free ports, and a sweep worker."""
-    from hpo.settings import Settings
-    from hpo.stack import EmbeddedStack
+    from hpo.contracts.settings import Settings
+    from hpo.workers.stack import EmbeddedStack
 
     home = tmp_path_factory.mktemp("stack")
     embedded = EmbeddedStack.for_home(home, Settings(), ephemeral_ports=True)

@@ -25,13 +25,13 @@ __version__ = "0.1.0"
 __all__ = ["Checkpoint", "Result", "Trial", "TrialError", "capture_rng", "restore_rng", "run"]
 
 if TYPE_CHECKING:
-    from hpo.api import run
+    from hpo.api.runner import run
 
 
 def __getattr__(name: str) -> Any:
     # `hpo.run` pulls in Temporal and the stack: load it only when it is used.
     if name == "run":
-        from hpo.api import run
+        from hpo.api.runner import run
 
         return run
     raise AttributeError(f"module 'hpo' has no attribute {name!r}")

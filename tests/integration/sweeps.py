@@ -10,10 +10,10 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from hpo.commands import ship_code
-from hpo.messages import SweepRequest, SweepStatus
-from hpo.spec import SweepSpec, load_spec, parse_spec
-from hpo.workers.connect import connect
+from hpo.cli.commands import ship_code
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepRequest, SweepStatus
+from hpo.contracts.spec import SweepSpec, load_spec, parse_spec
 from hpo.workers.sweep import WORKFLOWS, workflow_runner
 
 

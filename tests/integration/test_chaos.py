@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from hpo.settings import Settings
-from hpo.spec import SweepSpec, parse_spec
-from hpo.stack import EmbeddedStack
+from hpo.contracts.settings import Settings
+from hpo.contracts.spec import SweepSpec, parse_spec
+from hpo.workers.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
 

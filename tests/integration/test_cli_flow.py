@@ -15,7 +15,7 @@ import pytest
 import yaml
 from sweeps import tiny_spec
 
-from hpo.stack import free_port
+from hpo.workers.stack import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from test_steering import steady_spec
 
-from hpo.commands import ship_code
-from hpo.messages import Queues, SweepRequest, SweepStatus
-from hpo.sweep_view import with_record
-from hpo.workers.connect import connect
+from hpo.cli.commands import ship_code
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import Queues, SweepRequest, SweepStatus
+from hpo.results.sweep_view import with_record
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,9 @@ import yaml
 from sweeps import tiny_spec
 
 from hpo.activities.segment import TrainingActivities
-from hpo.commands import UserError, preflight
-from hpo.messages import SegmentRequest
+from hpo.cli.commands import preflight
+from hpo.cli.ui import UserError
+from hpo.contracts.messages import SegmentRequest
 from hpo.storage.checkpoints import CheckpointStore, checkpoint_prefix, trial_prefix
 from hpo.storage.s3 import ObjectStore
 from hpo.tasks.datasets import DatasetError, read_source_bytes

@@ -11,8 +11,8 @@ import yaml
 from sweeps import new_sweep_id, tiny_spec
 from temporalio.client import WorkflowFailureError
 
-from hpo.messages import SweepStatus
-from hpo.workers.connect import connect
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepStatus
 
 pytestmark = pytest.mark.integration
 

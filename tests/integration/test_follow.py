@@ -12,9 +12,9 @@ import pytest
 import yaml
 from sweeps import byo_spec, new_sweep_id, run_sweep
 
-from hpo.follow import live_details
-from hpo.messages import SweepStatus
-from hpo.workers.connect import connect
+from hpo.cli.follow import live_details
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepStatus
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ import json
 import pytest
 from sweeps import byo_spec, new_sweep_id, replay_and_record, run_sweep
 
-from hpo.messages import PredictRequest, PredictResult
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import PredictRequest, PredictResult
 from hpo.storage.checkpoints import CheckpointStore, trial_prefix
 from hpo.storage.s3 import ObjectStore
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,9 @@ import pytest
 from sweeps import new_sweep_id, replay_and_record
 from test_steering import start, steady_spec
 
-from hpo import stubs
+from hpo.connections.temporal import connect
+from hpo.contracts import stubs
 from hpo.search import parse_space
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

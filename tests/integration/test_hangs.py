@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sweeps import new_sweep_id, run_sweep
 
-from hpo import ledger
-from hpo.spec import parse_spec
-from hpo.workers.connect import connect
+from hpo.connections.temporal import connect
+from hpo.contracts.spec import parse_spec
+from hpo.engine import ledger
 
 pytestmark = pytest.mark.integration
 

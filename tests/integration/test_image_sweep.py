@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from sweeps import new_sweep_id, replay_and_record, run_sweep
 
-from hpo.messages import PredictRequest, PredictResult
-from hpo.spec import parse_spec
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import PredictRequest, PredictResult
+from hpo.contracts.spec import parse_spec
 from hpo.storage.s3 import ObjectStore
 from hpo.tasks.image_data import synthetic_cifar
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

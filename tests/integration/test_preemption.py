@@ -12,7 +12,7 @@ import pytest
 from sweeps import new_sweep_id
 from test_steering import assert_ledger_adds_up, start, steady_spec
 
-from hpo.workers.connect import connect
+from hpo.connections.temporal import connect
 
 pytestmark = pytest.mark.integration
 

@@ -29,12 +29,12 @@ from sweeps import new_sweep_id
 from temporalio.client import WorkflowHandle
 
 from dashboard_queries import all_metric_names, load
-from hpo.commands import ship_code
-from hpo.messages import Queues, SweepRequest, SweepStatus
-from hpo.spec import SweepSpec, parse_spec
-from hpo.stack import free_port
-from hpo.workers.connect import connect
-from hpo.workflows import sweep_metrics
+from hpo.cli.commands import ship_code
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import Queues, SweepRequest, SweepStatus
+from hpo.contracts.spec import SweepSpec, parse_spec
+from hpo.telemetry import sweep_metrics
+from hpo.workers.stack import free_port
 
 pytestmark = pytest.mark.integration
 

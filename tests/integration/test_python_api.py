@@ -76,7 +76,7 @@ def test_hpo_run_sweeps_a_function_from_a_script(stack, training_worker, tmp_pat
 
 def test_hpo_run_refuses_a_function_it_cannot_ship():
     import hpo
-    from hpo.spec import SpecError
+    from hpo.contracts.spec import SpecError
 
     def nested(trial):
         return {}

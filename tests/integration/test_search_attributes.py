@@ -8,9 +8,9 @@ import time
 import pytest
 from sweeps import byo_spec, new_sweep_id
 
-from hpo.commands import run_and_follow
-from hpo.search_attributes import STATE
-from hpo.workers.connect import connect
+from hpo.cli.commands import run_and_follow
+from hpo.connections.temporal import connect
+from hpo.contracts.search_attributes import STATE
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sweeps import new_sweep_id, replay_and_record
 
-from hpo import ledger
-from hpo.commands import ship_code
-from hpo.messages import SweepRequest, SweepStatus
-from hpo.spec import SweepSpec, parse_spec
-from hpo.workers.connect import connect
+from hpo.cli.commands import ship_code
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepRequest, SweepStatus
+from hpo.contracts.spec import SweepSpec, parse_spec
+from hpo.engine import ledger
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import pytest
 from sweeps import byo_spec, new_sweep_id
 from temporalio.client import WorkflowFailureError
 
-from hpo.messages import SweepRequest
-from hpo.workers.connect import connect
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepRequest
 
 pytestmark = pytest.mark.integration
 

@@ -20,14 +20,14 @@ import yaml
 from sweeps import new_sweep_id, tiny_spec
 from temporalio.client import Client, WorkflowHandle
 
-from hpo.follow import live_details
-from hpo.messages import SweepStatus, TrialResult
-from hpo.settings import Settings
-from hpo.spec import SweepSpec, parse_spec
-from hpo.stack import EmbeddedStack
+from hpo.cli.follow import live_details
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepStatus, TrialResult
+from hpo.contracts.settings import Settings
+from hpo.contracts.spec import SweepSpec, parse_spec
 from hpo.storage.checkpoints import step_of
 from hpo.storage.s3 import ObjectStore
-from hpo.workers.connect import connect
+from hpo.workers.stack import EmbeddedStack
 
 pytestmark = pytest.mark.integration
 

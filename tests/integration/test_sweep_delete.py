@@ -25,10 +25,10 @@ from sweeps import new_sweep_id
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from hpo.delete_command import executions_query
+from hpo.cli.delete import executions_query
+from hpo.connections.temporal import connect
 from hpo.storage import code_archives
 from hpo.storage.s3 import ObjectStore
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

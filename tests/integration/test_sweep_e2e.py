@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from sweeps import new_sweep_id, replay_and_record, run_sweep, tiny_spec
 
-from hpo.messages import PredictRequest, PredictResult
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import PredictRequest, PredictResult
 from hpo.storage.checkpoints import CheckpointStore, trial_prefix
 from hpo.storage.s3 import ObjectStore
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,12 @@ from temporalio.worker import Worker
 
 from hpo.activities.record import RecordActivities
 from hpo.activities.retention import RetentionActivities
-from hpo.commands import root_cause, ship_code
-from hpo.messages import Queues, SweepRequest, SweepStatus, TrialResult
-from hpo.spec import parse_spec
-from hpo.sweep_view import recorded_status
-from hpo.workers.connect import connect
+from hpo.cli.commands import ship_code
+from hpo.cli.ui import root_cause
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import Queues, SweepRequest, SweepStatus, TrialResult
+from hpo.contracts.spec import parse_spec
+from hpo.results.sweep_view import recorded_status
 from hpo.workers.sweep import WORKFLOWS, workflow_runner
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import pytest
 from sweeps import new_sweep_id, replay_and_record
 from test_steering import start, steady_spec
 
-from hpo.commands import UserError
-from hpo.control_command import control, extend_request
-from hpo.messages import SweepStatus
-from hpo.workers.connect import connect
+from hpo.cli.control import control, extend_request
+from hpo.cli.ui import UserError
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepStatus
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,10 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from hpo.messages import SweepStatus
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepStatus
 from hpo.storage.checkpoints import CheckpointStore, trial_prefix
 from hpo.storage.s3 import ObjectStore
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

@@ -54,7 +54,7 @@ async def test_a_dataset_error_fails_the_sweep_once_with_its_reason(
 ):
     from temporalio.client import WorkflowFailureError
 
-    from hpo.commands import root_cause
+    from hpo.cli.ui import root_cause
 
     spec = tiny_spec(tiny_model, tiny_csv, dataset={"label_field": "sentiment"})
     with pytest.raises(WorkflowFailureError) as failed:

@@ -18,13 +18,13 @@ from sweeps import byo_spec, new_sweep_id, run_sweep
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from hpo.commands import _status_of, run_and_follow
-from hpo.delete_command import executions_query
-from hpo.messages import PriorTrial, SweepStatus
-from hpo.stack import _binary
+from hpo.cli.commands import _status_of, run_and_follow
+from hpo.cli.delete import executions_query
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import PriorTrial, SweepStatus
 from hpo.storage.s3 import ObjectStore
 from hpo.storage.sweep_record import SweepRecord
-from hpo.workers.connect import connect
+from hpo.workers.stack import _binary
 from hpo.workflows.sweep_run import trial_workflow_id
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sweeps import new_sweep_id, run_sweep, tiny_spec
 
-from hpo import commands
-from hpo.commands import UserError, _status_of
-from hpo.messages import SweepRequest
-from hpo.workers.connect import connect
+from hpo.cli import commands
+from hpo.cli.commands import _status_of
+from hpo.cli.ui import UserError
+from hpo.connections.temporal import connect
+from hpo.contracts.messages import SweepRequest
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sweeps import byo_spec, new_sweep_id, run_sweep
 
-from hpo.messages import SweepStatus
+from hpo.contracts.messages import SweepStatus
 from hpo.storage.curves import read_curve
 from hpo.storage.s3 import ObjectStore
 
@@ -88,7 +88,7 @@ def _check_mlflow(uri: str, status: SweepStatus, curves: dict[str, list[dict[str
 
 
 def _check_tensorboard(root: Path, status: SweepStatus, curves: dict[str, list[dict[str, Any]]]) -> None:
-    from hpo.tracking import read_tensorboard
+    from hpo.results.tracking import read_tensorboard
 
     assert sorted(p.name for p in root.iterdir()) == sorted(t.trial_id for t in status.trials)
     for trial in status.trials:

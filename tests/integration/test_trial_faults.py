@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sweeps import new_sweep_id, run_sweep
 
-from hpo.spec import SweepSpec, parse_spec
-from hpo.workers.connect import connect
+from hpo.connections.temporal import connect
+from hpo.contracts.spec import SweepSpec, parse_spec
 
 pytestmark = pytest.mark.integration
 

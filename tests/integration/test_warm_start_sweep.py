@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 from sweeps import byo_spec, new_sweep_id, run_sweep
 
-from hpo.commands import run_and_follow
+from hpo.cli.commands import run_and_follow
+from hpo.connections.temporal import connect
+from hpo.contracts.spec import make_scheduler
+from hpo.results.warm_start import WarmStartError, fetch_warm_start
 from hpo.search import Create
-from hpo.spec import make_scheduler
-from hpo.warm_start import WarmStartError, fetch_warm_start
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ import pytest
 from sweeps import byo_spec, new_sweep_id, run_sweep, sweep_scope, tiny_spec
 from test_steering import assert_ledger_adds_up, steady_spec
 
-from hpo import ledger
-from hpo.spec import SweepSpec
+from hpo.connections.temporal import connect
+from hpo.contracts.spec import SweepSpec
+from hpo.engine import ledger
 from hpo.storage.checkpoints import CheckpointStore, step_of, trial_prefix
 from hpo.storage.s3 import ObjectStore
-from hpo.workers.connect import connect
 
 pytestmark = pytest.mark.integration
 

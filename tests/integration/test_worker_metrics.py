@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from hpo.stack import free_port
+from hpo.workers.stack import free_port
 
 pytestmark = pytest.mark.integration
 

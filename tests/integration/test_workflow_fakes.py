@@ -14,11 +14,12 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from hpo import stubs
 from hpo.activities.record import RecordActivities
 from hpo.activities.retention import kept_checkpoints
-from hpo.commands import root_cause
-from hpo.messages import (
+from hpo.cli.ui import root_cause
+from hpo.connections.temporal import connect
+from hpo.contracts import stubs
+from hpo.contracts.messages import (
     Queues,
     ReleaseRequest,
     ReleaseResult,
@@ -28,10 +29,9 @@ from hpo.messages import (
     SweepStatus,
     TrainResult,
 )
-from hpo.spec import parse_spec
+from hpo.contracts.spec import parse_spec
+from hpo.results.sweep_view import with_record
 from hpo.storage.s3 import ObjectStore
-from hpo.sweep_view import with_record
-from hpo.workers.connect import connect
 from hpo.workers.sweep import WORKFLOWS, workflow_runner
 
 pytestmark = pytest.mark.integration
@@ -123,7 +123,7 @@ async def _run(stack: Any, fake: FakeTraining, spec: Any) -> SweepStatus:
 
 
 async def test_a_failed_promotion_keeps_the_lower_rungs_result_and_is_not_released(stack):
-    from hpo.spec import make_scheduler
+    from hpo.contracts.spec import make_scheduler
 
     # The search core is deterministic: the same seed draws the same four trials in the sweep.
     spec = ladder_spec()

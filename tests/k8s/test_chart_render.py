@@ -355,7 +355,7 @@ def test_kubectl_create_job_from_cronjob_yields_a_valid_job(tmp_path: Path) -> N
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_sweep_specs_are_valid_hpo_specs(scenario: str, tmp_path: Path) -> None:
     """Each ConfigMap spec loads with hpo's own spec loader, as `hpo sweep run` will."""
-    spec_module = pytest.importorskip("hpo.spec")
+    spec_module = pytest.importorskip("hpo.contracts.spec")
     (configmap,) = (
         d
         for d in documents(scenario)
@@ -372,7 +372,7 @@ def test_sweep_specs_are_valid_hpo_specs(scenario: str, tmp_path: Path) -> None:
 
 def test_chart_commands_parse_with_the_hpo_cli() -> None:
     """Every `hpo ...` command line in the chart is accepted by the real CLI parser."""
-    cli = pytest.importorskip("hpo.cli")
+    cli = pytest.importorskip("hpo.cli.main")
     parser = cli.build_parser()
     seen = set()
     for scenario in SCENARIOS:

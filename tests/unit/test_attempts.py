@@ -228,7 +228,7 @@ def test_the_first_attempt_after_a_preemption_follows_the_stopped_execution():
 def test_a_segment_failed_by_hangs_is_paid_for_and_one_failed_without_details_is_not():
     from temporalio.exceptions import ApplicationError
 
-    from hpo.workflows.segment_outcome import HUNG
+    from hpo.contracts.segment_outcome import HUNG
     from hpo.workflows.trial import spent_on_failure
 
     details = {

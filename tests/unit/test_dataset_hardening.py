@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from hpo.settings import Settings, dataset_bucket_allowed
+from hpo.contracts.settings import Settings, dataset_bucket_allowed
 from hpo.tasks.datasets import DatasetError, Example, checked_local_file, parse_examples, read_source_bytes
 from hpo.tasks.image_data import open_source, read_cifar_files
 
@@ -178,7 +178,7 @@ def test_the_worker_refuses_a_dataset_bucket_not_allowed_before_any_request():
 def test_a_relative_dataset_link_in_a_spec_keeps_its_name_for_the_worker_check(tmp_path, secret_file):
     # The spec's relative path is made absolute without following the link, so the worker
     # still sees the link and where it leads (resolving it on the client would hide that).
-    from hpo.spec import load_spec
+    from hpo.contracts.spec import load_spec
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x.csv").symlink_to(secret_file)

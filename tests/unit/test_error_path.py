@@ -14,16 +14,16 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 from temporalio.service import RPCError, RPCStatusCode
 from test_cli_errors import closed_endpoints, hpo
 
-from hpo import commands
 from hpo.activities.base import UserFacingError, fail_fast_on_permanent_errors
-from hpo.cli import build_parser, report_error, run_cli
-from hpo.commands import UserError
-from hpo.error_path import INTERNAL_ERROR, INTERRUPTED, SWEEP_FAILED, USER_ERROR, explain
-from hpo.follow import SweepFailed, failure_cause
-from hpo.settings import get_settings
-from hpo.spec import SpecError
+from hpo.cli import commands
+from hpo.cli.errors import INTERNAL_ERROR, INTERRUPTED, SWEEP_FAILED, USER_ERROR, explain
+from hpo.cli.follow import SweepFailed, failure_cause
+from hpo.cli.main import build_parser, report_error, run_cli
+from hpo.cli.ui import UserError
+from hpo.connections.temporal import TemporalUnavailable
+from hpo.contracts.settings import get_settings
+from hpo.contracts.spec import SpecError
 from hpo.tasks.datasets import DatasetError
-from hpo.workers.connect import TemporalUnavailable
 
 ONE_CLASS = "data.csv has 1 distinct value(s) in 'label'; classification needs at least 2"
 # What a process pool attaches to an activity's exception as its cause (concurrent.futures).

@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from hpo.follow import say
-from hpo.messages import SegmentRecord, TrainResult, TrialResult
-from hpo.report import failure_reason, failures, running_line, sweep_events
+from hpo.cli.follow import say
+from hpo.contracts.messages import SegmentRecord, TrainResult, TrialResult
+from hpo.results.leaderboard import failure_reason, failures, running_line, sweep_events
 
 
 def trial(status: str, segments: list[SegmentRecord], **fields) -> TrialResult:
@@ -68,8 +68,8 @@ def test_a_traceback_in_a_failure_comes_down_to_its_last_line():
 
 
 def test_only_failed_trials_are_failures():
-    from hpo.messages import SweepStatus
-    from hpo.spec import parse_spec
+    from hpo.contracts.messages import SweepStatus
+    from hpo.contracts.spec import parse_spec
 
     spec = parse_spec(
         {

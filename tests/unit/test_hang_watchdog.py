@@ -18,8 +18,8 @@ import hpo
 from hpo.activities.attempts import AttemptHistory
 from hpo.activities.session import SegmentSession
 from hpo.tasks.command import CommandTask
+from hpo.telemetry.metrics import SegmentMetrics
 from hpo.trial import TrialHung
-from hpo.workers.metrics import SegmentMetrics
 
 TIMEOUT = 0.6  # seconds without a new step before a segment counts as hung
 

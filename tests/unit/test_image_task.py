@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import hpo
-from hpo.messages import SnapshotRef
-from hpo.spec import parse_spec
+from hpo.contracts.messages import SnapshotRef
+from hpo.contracts.spec import parse_spec
 from hpo.tasks import image_task
 from hpo.tasks.datasets import DatasetError
 from hpo.tasks.registry import TaskContext

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from hpo.ledger import (
+from hpo.contracts.messages import Money, SegmentRecord, SweepStatus, TrainResult, TrialResult
+from hpo.contracts.spec import SweepSpec, parse_spec
+from hpo.engine.ledger import (
     ACCELERATOR_SECONDS_DEFINITION,
     money_lines,
     price_for,
@@ -18,9 +20,7 @@ from hpo.ledger import (
     seconds_per_step,
     summarize,
 )
-from hpo.messages import Money, SegmentRecord, SweepStatus, TrainResult, TrialResult
-from hpo.report import leaderboard
-from hpo.spec import SweepSpec, parse_spec
+from hpo.results.leaderboard import leaderboard
 
 
 def make_spec(max_steps: int | None = 100, **extra: Any) -> SweepSpec:

@@ -9,8 +9,14 @@ import json
 import pytest
 from test_cli_errors import closed_endpoints, hpo
 
-from hpo.commands import UserError
-from hpo.predict_input import INPUTS_BUDGET_BYTES, PAYLOAD_LIMIT_BYTES, check_size, encoded_size, read_inputs
+from hpo.cli.predict_input import (
+    INPUTS_BUDGET_BYTES,
+    PAYLOAD_LIMIT_BYTES,
+    check_size,
+    encoded_size,
+    read_inputs,
+)
+from hpo.cli.ui import UserError
 
 NO_STDIN = io.StringIO("")
 

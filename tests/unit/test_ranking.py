@@ -6,9 +6,9 @@ import io
 
 from rich.console import Console
 
-from hpo.messages import SweepStatus, TrainResult, TrialResult, ranked_trials
-from hpo.report import failures, leaderboard
-from hpo.spec import parse_spec
+from hpo.contracts.messages import SweepStatus, TrainResult, TrialResult, ranked_trials
+from hpo.contracts.spec import parse_spec
+from hpo.results.leaderboard import failures, leaderboard
 
 
 def trial(

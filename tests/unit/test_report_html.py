@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from hpo.messages import SegmentRecord, SweepStatus, TrainResult, TrialResult
-from hpo.report_html import (
+from hpo.contracts.messages import SegmentRecord, SweepStatus, TrainResult, TrialResult
+from hpo.contracts.spec import parse_spec
+from hpo.results.report_html import (
     ImageExportUnavailable,
     build_sections,
     find_browser,
@@ -21,7 +22,6 @@ from hpo.report_html import (
     summary_line,
     write_report,
 )
-from hpo.spec import parse_spec
 
 SECTIONS = ["learning-curves", "ladder", "parallel-coordinates", "importance", "cost", "leaderboard"]
 FIGURES = ["learning-curves", "ladder", "parallel-coordinates", "importance", "cost"]

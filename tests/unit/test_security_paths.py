@@ -12,9 +12,9 @@ import pytest
 from botocore.stub import Stubber
 from pydantic import SecretStr
 
-from hpo.api import _child_env
-from hpo.settings import Settings
-from hpo.stack import make_private_directory
+from hpo.api.runner import _child_env
+from hpo.contracts.s3_uri import split_s3_uri
+from hpo.contracts.settings import Settings
 from hpo.storage import code_archives
 from hpo.storage.checkpoints import (
     CheckpointStore,
@@ -26,7 +26,8 @@ from hpo.storage.checkpoints import (
     checkpoint_prefix,
     trial_prefix,
 )
-from hpo.storage.s3 import ObjectStore, create_bucket_options, split_s3_uri
+from hpo.storage.s3 import ObjectStore, create_bucket_options
+from hpo.workers.stack import make_private_directory
 
 TRIAL = trial_prefix("sweep-1", "t0000")
 

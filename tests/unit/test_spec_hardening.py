@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from hpo.spec import MAX_SEED, MAX_SPEC_BYTES, SpecError, load_spec, parse_spec
+from hpo.contracts.spec import MAX_SEED, MAX_SPEC_BYTES, SpecError, load_spec, parse_spec
 from hpo.workflows.legacy.steerable import guarded
 
 BASE: dict[str, Any] = {

@@ -29,7 +29,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from hpo.spec import SpecError, SweepSpec, load_spec, parse_spec
+from hpo.contracts.spec import SpecError, SweepSpec, load_spec, parse_spec
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").rglob("*.yaml"))
 CASE_SECONDS = 2.0

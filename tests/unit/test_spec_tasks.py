@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hpo.spec import SpecError, parse_spec
+from hpo.contracts.spec import SpecError, parse_spec
 
 
 def spec(**fields):

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from hpo.settings import Settings
-from hpo.stack import EmbeddedStack, ManagedProcess, StackError
+from hpo.contracts.settings import Settings
+from hpo.workers.stack import EmbeddedStack, ManagedProcess, StackError
 
 
 def test_a_dead_server_is_named_with_its_log_tail(tmp_path):

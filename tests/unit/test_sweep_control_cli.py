@@ -12,13 +12,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from test_cli_errors import closed_endpoints, hpo
 
-from hpo import follow
-from hpo.cli import _control_request, build_parser, run_cli
-from hpo.commands import UserError
-from hpo.follow import Follower, Reconnector, lost_server, summary_line
-from hpo.messages import SweepStatus, TrialResult
-from hpo.spec import parse_spec
-from hpo.stack import free_port
+from hpo.cli import follow
+from hpo.cli.follow import Follower, Reconnector, lost_server, summary_line
+from hpo.cli.main import _control_request, build_parser, run_cli
+from hpo.cli.ui import UserError
+from hpo.contracts.messages import SweepStatus, TrialResult
+from hpo.contracts.spec import parse_spec
+from hpo.workers.stack import free_port
 
 SPEC = parse_spec(
     {
@@ -194,7 +194,7 @@ def test_the_summary_line_shows_paused_and_stopping():
 def test_a_failure_says_its_innermost_readable_message():
     from temporalio.exceptions import ApplicationError
 
-    from hpo.follow import failure_cause
+    from hpo.cli.follow import failure_cause
 
     remote = ApplicationError('Traceback (most recent call last):\n  File "x.py"\nDatasetError: boom')
     dataset = ApplicationError("data.csv has no column 'sentiment'", type="DatasetError")

@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 
-from hpo.stack import free_port
+from hpo.workers.stack import free_port
 
 
 def hpo(*args: str) -> subprocess.CompletedProcess[str]:

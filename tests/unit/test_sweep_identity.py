@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from hpo.activities.segment import TrainingActivities
-from hpo.messages import SegmentRequest
-from hpo.settings import Settings
-from hpo.spec import SpecError, load_spec
+from hpo.contracts.messages import SegmentRequest
+from hpo.contracts.settings import Settings
+from hpo.contracts.spec import SpecError, load_spec
 from hpo.storage.checkpoints import CheckpointStore, UnsafeKey, foreign_checkpoint, trial_prefix
 from hpo.storage.curves import curve_key, read_curve
 
@@ -268,7 +268,7 @@ def test_restore_ignores_a_heartbeat_naming_a_checkpoint_outside_this_trial(tmp_
 @pytest.mark.parametrize("sweep_id", ["x/", "../x", "Upper", "", "a" * 82])
 def test_hpo_run_refuses_a_bad_sweep_id_before_anything_starts(sweep_id, monkeypatch):
     import hpo
-    from hpo import api
+    from hpo.api import runner as api
 
     def never(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a stack was reached for an invalid sweep id")

@@ -3,11 +3,11 @@ engine itself shows: no finished segment counted twice, mid-sweep and at the end
 
 from __future__ import annotations
 
+from hpo.contracts.messages import SweepStatus, TrainResult, TrialEvent, TrialResult
+from hpo.contracts.spec import parse_spec
 from hpo.engine.core import StartSegment, SweepEngine
 from hpo.engine.targets import segment_target
 from hpo.engine.trial_table import full_status
-from hpo.messages import SweepStatus, TrainResult, TrialEvent, TrialResult
-from hpo.spec import parse_spec
 
 SPEC = parse_spec(
     {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hpo.messages import SegmentRecord, SweepStatus, TrainResult, TrialResult
-from hpo.spec import parse_spec
-from hpo.tracking import (
+from hpo.contracts.messages import SegmentRecord, SweepStatus, TrainResult, TrialResult
+from hpo.contracts.spec import parse_spec
+from hpo.results.tracking import (
     MAX_PARAM_VALUE,
     Point,
     TrackingUnavailable,
@@ -142,9 +142,9 @@ def test_sweep_record_is_the_parent_run():
 def test_missing_optional_package_names_the_extra(monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(TrackingUnavailable, match=r"pip install 'hpo\[tracking\]'"):
         require("hpo_no_such_tracker", "Export")
-    from hpo.commands import UserError
-    from hpo.settings import Settings
-    from hpo.tracking_command import export
+    from hpo.cli.export import export
+    from hpo.cli.ui import UserError
+    from hpo.contracts.settings import Settings
 
     monkeypatch.setitem(sys.modules, "tensorboardX", None)  # as if not installed
     unreachable = Settings(temporal_address="127.0.0.1:9", s3_endpoint="http://127.0.0.1:9")
@@ -154,7 +154,7 @@ def test_missing_optional_package_names_the_extra(monkeypatch: pytest.MonkeyPatc
 
 def test_mlflow_export_is_nested_complete_and_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     mlflow = pytest.importorskip("mlflow")
-    from hpo.tracking import export_mlflow
+    from hpo.results.tracking import export_mlflow
 
     # The file store (maintenance mode in MLflow 3) is opened without SQLite's 10 s of schema
     # migrations; the integration test exports to SQLite.
@@ -182,7 +182,7 @@ def test_mlflow_export_is_nested_complete_and_idempotent(tmp_path: Path, monkeyp
 
 def test_tensorboard_export_rewrites_one_event_file_per_trial(tmp_path: Path):
     pytest.importorskip("tensorboardX")
-    from hpo.tracking import export_tensorboard, read_tensorboard
+    from hpo.results.tracking import export_tensorboard, read_tensorboard
 
     for _ in range(2):
         root = export_tensorboard(_status(), _curves(), tmp_path)

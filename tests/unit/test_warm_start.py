@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from hpo.messages import SweepStatus, TrialResult
+from hpo.contracts.messages import SweepStatus, TrialResult
+from hpo.contracts.spec import parse_spec
+from hpo.results.warm_start import WarmStartError, collect_prior, prior_from_status
 from hpo.search import (
     Create,
     build_scheduler,
@@ -20,9 +22,7 @@ from hpo.search import (
     create,
     parse_space,
 )
-from hpo.search.simulate import simulate
-from hpo.spec import parse_spec
-from hpo.warm_start import WarmStartError, collect_prior, prior_from_status
+from hpo.study.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -242,7 +242,7 @@ def test_warm_started_tpe_finds_a_better_best_in_the_same_number_of_trials() -> 
     assert wins > len(seeds) // 2
 
 
-# ---- priors from earlier sweeps' statuses (hpo.warm_start, no server needed) ---------------
+# ---- priors from earlier sweeps' statuses (hpo.results.warm_start, no server needed) ---------------
 
 
 def _spec(**overrides: Any) -> Any:
@@ -296,7 +296,7 @@ def test_priors_from_statuses_keep_scored_trials_in_the_space() -> None:
         "e.g. sweep-a/t0003: lr=0.3 is outside [0.0001, 0.1])"
     )
     # The priors fit the sweep's own scheduler as they are.
-    from hpo.spec import make_scheduler
+    from hpo.contracts.spec import make_scheduler
 
     scheduler = make_scheduler(spec)
     state = scheduler.with_prior(scheduler.new_state(), [(p.params, p.value) for p in warm.prior])

@@ -16,7 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from hpo.messages import SnapshotRef, SweepRequest, SweepStatus
+from hpo.contracts.messages import SnapshotRef, SweepRequest, SweepStatus
 from hpo.workers.sweep import WORKFLOWS, workflow_runner
 from hpo.workflows.sweep import SweepWorkflow
 

@@ -4,7 +4,7 @@ A segment may run several times: Temporal retries it after a crash or a hang, an
 workflow starts it again after a preemption. Each execution's heartbeat details (or, after a
 preemption, the details it handed back) say when and where it started, how far it got and
 what it spent; the next execution reads them once, here, and carries the totals forward. The
-money ledger (hpo.ledger) is built on these numbers.
+money ledger (hpo.engine.ledger) is built on these numbers.
 
 How long an earlier execution held its slot:
 - one that ended itself (a preemption, a hang, an error it raised) says so in its final

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from temporalio.exceptions import ApplicationError
 
-from hpo.messages import CodeRef
-from hpo.settings import Settings
+from hpo.contracts.messages import CodeRef
+from hpo.contracts.settings import Settings
 from hpo.storage.checkpoints import CheckpointStore
 from hpo.storage.s3 import ObjectStore
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from temporalio import activity
 
-from hpo import stubs
 from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors
-from hpo.messages import PredictRequest, PredictResult
+from hpo.contracts import stubs
+from hpo.contracts.messages import PredictRequest, PredictResult
 from hpo.storage.checkpoints import step_of
 from hpo.tasks.registry import loaded_task
 from hpo.trial import Checkpoint, TrialError

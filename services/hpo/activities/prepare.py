@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from hpo import stubs
 from hpo.activities.base import ActivityBase, fail_fast_on_permanent_errors, user_facing
-from hpo.messages import PrepareRequest, SnapshotRef
+from hpo.contracts import stubs
+from hpo.contracts.messages import PrepareRequest, SnapshotRef
 from hpo.tasks.registry import TaskContext, loaded_task
 
 

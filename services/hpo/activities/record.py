@@ -5,9 +5,9 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from hpo import stubs
 from hpo.activities.base import ActivityBase
-from hpo.messages import RecordBatch, RecordWritten
+from hpo.contracts import stubs
+from hpo.contracts.messages import RecordBatch, RecordWritten
 from hpo.storage.checkpoints import UnsafeKey
 from hpo.storage.sweep_record import SweepRecord
 

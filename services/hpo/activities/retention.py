@@ -5,9 +5,9 @@ from __future__ import annotations
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from hpo import stubs
 from hpo.activities.base import ActivityBase
-from hpo.messages import ReleaseRequest, ReleaseResult
+from hpo.contracts import stubs
+from hpo.contracts.messages import ReleaseRequest, ReleaseResult
 from hpo.storage.checkpoints import UnsafeKey, trial_prefix
 from hpo.storage.s3 import ObjectStore
 

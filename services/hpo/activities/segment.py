@@ -22,14 +22,15 @@ from typing import Any, NoReturn
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from hpo import stubs
 from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors, user_facing
 from hpo.activities.progress import Hang
 from hpo.activities.session import SegmentSession
 from hpo.activities.sweep_watch import SweepWatch
+from hpo.contracts import stubs
+from hpo.contracts.messages import SegmentRequest, SegmentResult, TrainResult
+from hpo.contracts.segment_outcome import HUNG, PREEMPTED, STOPPED
 from hpo.engine.money import MISMATCH, mismatch_message, spec_currency
-from hpo.messages import SegmentRequest, SegmentResult, TrainResult
 from hpo.storage.checkpoints import (
     CorruptCheckpoint,
     MissingCheckpoint,
@@ -39,9 +40,8 @@ from hpo.storage.checkpoints import (
     trial_prefix,
 )
 from hpo.tasks.registry import TaskContext, TaskImplementation, loaded_task
+from hpo.telemetry.metrics import SegmentMetrics
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
-from hpo.workers.metrics import SegmentMetrics
-from hpo.workflows.segment_outcome import HUNG, PREEMPTED, STOPPED
 
 
 def resume_cause(attempt: int, rung: int, previous: dict[str, Any]) -> str:

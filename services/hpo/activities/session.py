@@ -31,8 +31,8 @@ from hpo.activities.progress import Hang, Progress, watch_interval
 from hpo.activities.sweep_watch import SweepWatch
 from hpo.storage.checkpoints import CheckpointStore, step_of
 from hpo.storage.curves import curve_key
+from hpo.telemetry.metrics import SegmentMetrics
 from hpo.trial import TrialError
-from hpo.workers.metrics import SegmentMetrics
 
 REPORT_HEARTBEAT_S = 1.0  # foreground heartbeats from report(): at most this often
 
@@ -75,7 +75,7 @@ class SegmentSession:
         self._curve_key = curve_key(prefix, rung, restored_step)
         self.history = history
         self._attempt_start_step = restored_step
-        # Accelerator-seconds are wall seconds × the accelerators this segment holds (hpo.ledger),
+        # Accelerator-seconds are wall seconds × the accelerators this segment holds (hpo.engine.ledger),
         # from when the attempt got its slot: (monotonic, unix) seconds. The unix time travels in
         # the heartbeat details: a retry after a crash counts the dead attempt's time from it.
         self._accelerators = accelerators

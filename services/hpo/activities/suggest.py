@@ -13,8 +13,8 @@ import time
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from hpo import stubs
-from hpo.messages import SuggestRequest, SuggestResult
+from hpo.contracts import stubs
+from hpo.contracts.messages import SuggestRequest, SuggestResult
 
 
 class SuggestActivities:

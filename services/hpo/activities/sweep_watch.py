@@ -22,7 +22,7 @@ from datetime import timedelta
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from hpo.settings import Settings
+from hpo.contracts.settings import Settings
 
 EVERY_S = 15.0
 ASK_TIMEOUT_S = 10.0
@@ -50,7 +50,7 @@ class _Loop:
     async def status(self, sweep_id: str) -> str | None:
         """ "running", an ended state, or "gone" (no such workflow); None when unknown."""
         if self._client is None:
-            from hpo.workers.connect import connect
+            from hpo.connections.temporal import connect
 
             self._client = await connect(self.settings)
         try:

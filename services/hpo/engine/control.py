@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+from hpo.contracts.messages import ControlRequest
+from hpo.contracts.spec import BudgetSpec
 from hpo.engine.state import EngineState
-from hpo.messages import ControlRequest
-from hpo.spec import BudgetSpec
 
 BUDGETS = ("max_cost", "max_accelerator_hours", "max_wall_time")
 EXTENDABLE = ("trials", *BUDGETS, "max_concurrent")

@@ -19,14 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hpo.engine.guard import SearchFailed, guarded
-from hpo.engine.money import MISMATCH, CurrencyMismatch, add_segment, affordable, spent_reason
-from hpo.engine.state import FULL_TABLE_LIMIT, TOP_OF_LEADERBOARD, EngineState, Job, RunningSegment
-from hpo.engine.steering import Steering
-from hpo.engine.targets import segment_target
-from hpo.engine.trial_table import apply_event, ended_segment
-from hpo.engine.views import Views
-from hpo.messages import (
+from hpo.contracts.messages import (
     RecordBatch,
     SegmentRecord,
     SnapshotRef,
@@ -34,8 +27,15 @@ from hpo.messages import (
     TrialResult,
     ranked_trials,
 )
+from hpo.contracts.spec import SweepSpec, make_scheduler
+from hpo.engine.guard import SearchFailed, guarded
+from hpo.engine.money import MISMATCH, CurrencyMismatch, add_segment, affordable, spent_reason
+from hpo.engine.state import FULL_TABLE_LIMIT, TOP_OF_LEADERBOARD, EngineState, Job, RunningSegment
+from hpo.engine.steering import Steering
+from hpo.engine.targets import segment_target
+from hpo.engine.trial_table import apply_event, ended_segment
+from hpo.engine.views import Views
 from hpo.search.recorded import ProposalNeeded, ProposalRequest, RecordedSearcher
-from hpo.spec import SweepSpec, make_scheduler
 
 # The table past FULL_TABLE_LIMIT may hold this many trials over the top of the leaderboard
 # before it is trimmed: trimming ranks the table, so not after every event.

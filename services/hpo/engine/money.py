@@ -9,10 +9,10 @@ worker price's. hpo converts no currencies: a worker price in another currency i
 
 from __future__ import annotations
 
+from hpo.contracts.messages import SegmentRecord
+from hpo.contracts.spec import BudgetSpec, SweepSpec
+from hpo.engine.ledger import DEFAULT_CURRENCY
 from hpo.engine.state import Job, Totals
-from hpo.ledger import DEFAULT_CURRENCY
-from hpo.messages import SegmentRecord
-from hpo.spec import BudgetSpec, SweepSpec
 
 HOUR = 3600.0
 

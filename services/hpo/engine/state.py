@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from hpo.messages import SegmentRecord, SnapshotRef, TrialEvent, TrialResult
-from hpo.spec import BudgetSpec, SweepSpec
+from hpo.contracts.messages import SegmentRecord, SnapshotRef, TrialEvent, TrialResult
+from hpo.contracts.spec import BudgetSpec, SweepSpec
 
 # Temporal refuses payloads over 2 MB by default: fail clearly well before that.
 MAX_CARRIED_BYTES = 1_800_000

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hpo.contracts.messages import ControlRequest, ControlResult, TrialEvent
 from hpo.engine import control as checks
 from hpo.engine.guard import guarded
 from hpo.engine.state import EngineState
-from hpo.messages import ControlRequest, ControlResult, TrialEvent
 
 
 class Steering:

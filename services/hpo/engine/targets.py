@@ -3,7 +3,7 @@ tells the training activity)."""
 
 from __future__ import annotations
 
-from hpo.spec import SweepSpec
+from hpo.contracts.spec import SweepSpec
 
 
 def segment_target(spec: SweepSpec, fidelity: int | None) -> int | None:

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from hpo.messages import SegmentRecord, SweepStatus, TrainResult, TrialEvent, TrialResult, ranked_trials
+from hpo.contracts.messages import (
+    SegmentRecord,
+    SweepStatus,
+    TrainResult,
+    TrialEvent,
+    TrialResult,
+    ranked_trials,
+)
 
 # Fields a segment's result sets on its trial (a failed or stopped promotion keeps the lower rung's).
 RESULT_FIELDS = ("status", "rung", "objective", "validation", "test", "train", "snapshot", "error")
@@ -128,7 +135,7 @@ def full_status(status: SweepStatus, recorded: Iterable[TrialEvent]) -> SweepSta
     """A recorded sweep's status with its whole trial table: the record's events, then the ones
     the sweep had not written yet, then its running segments. The money ledger, the counts and
     the leader are recomputed over the whole table, the same way for a live sweep and a record."""
-    from hpo import ledger
+    from hpo.engine import ledger
 
     trials = fold([*recorded, *status.unrecorded])
     everything = list(with_running(trials, status.trials).values())

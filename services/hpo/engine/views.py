@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from hpo import ledger
+from hpo.contracts.messages import CodeRef, RecordBatch, SweepStart, SweepStatus, TrialResult, ranked_trials
+from hpo.engine import ledger
 from hpo.engine.state import FULL_TABLE_LIMIT, EngineState
 from hpo.engine.trial_table import with_running
-from hpo.messages import CodeRef, RecordBatch, SweepStart, SweepStatus, TrialResult, ranked_trials
 
 
 class Views:

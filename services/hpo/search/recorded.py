@@ -18,9 +18,9 @@ ones offered before); then the caller drops them (``drop_offers``).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from .checks import check_option, shown
 from .searcher import Observation, Searcher
@@ -197,35 +197,3 @@ class RecordedSearcher(ModelSearcherSettings):
         outlives the call it answered, nor needs carrying across Continue-As-New."""
         self._offers.clear()
         self._taken.clear()
-
-
-T = TypeVar("T")
-
-
-def with_proposals(searcher: Searcher, method: Callable[..., T], *args: Any) -> T:
-    """``method(*args)`` (a scheduler call) outside a workflow, each model-based proposal it needs
-    computed in this process as the suggest activity would (this imports optuna: never call it
-    inside a workflow).
-
-    The synchronous twin of the workflow's loop (steering's ``_fetch_proposals``, which awaits the
-    suggest activity instead): call, and on ProposalNeeded offer the answer and call again with the
-    same arguments. The ask/tell façade and ``simulate`` use it, so a user's loop and a benchmark
-    drive gp/optuna searchers, alone or under asha and hyperband, exactly as a sweep does.
-    """
-    asked: ProposalRequest | None = None
-    while True:
-        try:
-            result = method(*args)
-        except ProposalNeeded as needed:
-            if not isinstance(searcher, RecordedSearcher) or needed.request == asked:
-                raise AssertionError(
-                    f"search: proposal {needed.request.index} was offered but not taken"
-                ) from None
-            from ..modelsearch.proposal import answer
-
-            asked = needed.request
-            searcher.offer(asked, answer(asked))
-            continue
-        if isinstance(searcher, RecordedSearcher):
-            searcher.drop_offers()
-        return result

@@ -33,7 +33,7 @@ class UnsafeKey(ValueError):
 
 # Every segment of a storage key is checked before the key is built: an id with a "/" or a
 # ".." would land in, or overwrite, another sweep's or another trial's objects. Sweep ids are
-# held to a safe key segment, wider than the rule new ids follow (hpo.spec.SWEEP_ID), so the
+# held to a safe key segment, wider than the rule new ids follow (hpo.contracts.spec.SWEEP_ID), so the
 # objects of sweeps started before that rule stay readable.
 _SWEEP_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _TRIAL_ID = re.compile(r"^t\d{4,}$")

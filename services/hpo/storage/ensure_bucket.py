@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from hpo.settings import Settings
+from hpo.contracts.settings import Settings
 from hpo.storage.s3 import ObjectStore, StorageUnavailable, StorageUnreachable
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from hpo.messages import RecordBatch, RecordWritten, SweepStart, SweepStatus, TrialEvent
+from hpo.contracts.messages import RecordBatch, RecordWritten, SweepStart, SweepStatus, TrialEvent
 from hpo.storage.checkpoints import check_key_parts
 from hpo.storage.s3 import ObjectStore
 

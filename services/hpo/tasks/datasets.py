@@ -32,8 +32,9 @@ def read_source_bytes(source: str, store: Any) -> bytes:
     HPO_DATASET_BUCKETS): the worker's credentials may reach more buckets than a sweep's author
     should read. A local path is checked after symlinks (checked_local_file)."""
     if source.startswith("s3://"):
-        from hpo.settings import dataset_bucket_allowed, dataset_bucket_refusal
-        from hpo.storage.s3 import ObjectStore, split_s3_uri
+        from hpo.contracts.s3_uri import split_s3_uri
+        from hpo.contracts.settings import dataset_bucket_allowed, dataset_bucket_refusal
+        from hpo.storage.s3 import ObjectStore
 
         try:
             bucket, key = split_s3_uri(source)

@@ -26,7 +26,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from hpo.messages import SnapshotRef
+from hpo.contracts.messages import SnapshotRef
 from hpo.rng import capture_rng, restore_rng
 from hpo.storage.snapshots import SPLITS, manifest_key, split_key
 from hpo.tasks.datasets import DatasetError

@@ -1,7 +1,7 @@
 """From a spec's task to the code that runs it: one registry for built-in and user tasks.
 
 Activities alone load implementations (they import torch, transformers or a user's code);
-everything that only needs to know what a task is reads `hpo.tasks.catalog`.
+everything that only needs to know what a task is reads `hpo.contracts.task_catalog`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hpo.spec import SweepSpec, TaskSpec
+from hpo.contracts.spec import SweepSpec, TaskSpec
 from hpo.trial import Checkpoint, Trial
 
 
@@ -24,7 +24,7 @@ class TaskContext:
     spec: SweepSpec
     store: Any  # hpo.storage.s3.ObjectStore
     heartbeat: Callable[..., None]
-    snapshot: Any = None  # hpo.messages.SnapshotRef of the prepared data
+    snapshot: Any = None  # hpo.contracts.messages.SnapshotRef of the prepared data
     code_dir: Path | None = None
 
 

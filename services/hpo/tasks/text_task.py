@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from hpo.messages import SnapshotRef
+from hpo.contracts.messages import SnapshotRef
 from hpo.storage.snapshots import SPLITS, manifest_key, snapshot_key, split_key
 from hpo.tasks import text_classification as tc
 from hpo.tasks.datasets import (

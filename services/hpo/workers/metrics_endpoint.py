@@ -31,8 +31,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from hpo.stack import free_port
-from hpo.workers import metrics
+from hpo.telemetry import metrics
+from hpo.workers.stack import free_port
 
 log = logging.getLogger("hpo.metrics")
 SDK_SCRAPE_TIMEOUT_S = 5.0
@@ -127,6 +127,12 @@ def prepare_multiprocess_dir(cache_dir: Path) -> Path:
     directory.mkdir()
     os.environ[metrics.MULTIPROC_ENV] = str(directory)
     return directory
+
+
+def worker_runtime(port: int, multiprocess_dir: Path | None = None) -> Runtime | None:
+    """The runtime a worker connects with: one that serves /metrics on `port`, or the SDK's
+    default when the worker serves none (port 0)."""
+    return telemetry_runtime(port, multiprocess_dir) if port else None
 
 
 def telemetry_runtime(port: int, multiprocess_dir: Path | None = None) -> Runtime:

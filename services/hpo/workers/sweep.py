@@ -13,8 +13,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from hpo.activities.record import RecordActivities
 from hpo.activities.retention import RetentionActivities
 from hpo.activities.suggest import SuggestActivities
-from hpo.settings import Settings
-from hpo.workers.connect import connect
+from hpo.connections.temporal import connect
+from hpo.contracts.settings import Settings
+from hpo.workers.metrics_endpoint import worker_runtime
 from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
 from hpo.workflows.predict import PredictWorkflow
 from hpo.workflows.sweep import SweepWorkflow
@@ -25,16 +26,16 @@ WORKFLOWS = [SweepWorkflow, TrialWorkflow, PredictWorkflow]
 # modules the search core imports lazily (one per algorithm) are shared, not re-imported.
 PASSTHROUGH = (
     "hpo.search",
-    "hpo.messages",
-    "hpo.spec",
-    "hpo.settings",
-    "hpo.stubs",
-    "hpo.tasks.catalog",
+    "hpo.contracts.messages",
+    "hpo.contracts.spec",
+    "hpo.contracts.settings",
+    "hpo.contracts.stubs",
+    "hpo.contracts.task_catalog",
     "hpo.trial",
     "hpo.rng",
-    "hpo.search_attributes",
+    "hpo.contracts.search_attributes",
     "hpo.engine",
-    "hpo.ledger",
+    "hpo.engine.ledger",
 )
 
 
@@ -46,7 +47,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 async def run_sweep_worker(settings: Settings, concurrency: int = 2) -> None:
     stop = stop_on_signals()
-    client = await connect(settings, settings.metrics_port)
+    client = await connect(settings, worker_runtime(settings.metrics_port))
     worker = Worker(
         client,
         task_queue=settings.sweep_queue,

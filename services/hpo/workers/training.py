@@ -23,9 +23,10 @@ from temporalio.worker import SharedStateManager, Worker
 from hpo.activities.predict import PredictActivities
 from hpo.activities.prepare import PrepareActivities
 from hpo.activities.segment import TrainingActivities
+from hpo.connections.temporal import connect
+from hpo.contracts.settings import Settings
 from hpo.proc import die_with_parent
-from hpo.settings import Settings
-from hpo.workers.connect import connect
+from hpo.workers.metrics_endpoint import worker_runtime
 from hpo.workers.run import GRACEFUL_SHUTDOWN, run_until_signalled, stop_on_signals
 
 HEARTBEAT_THROTTLE = timedelta(seconds=3)
@@ -84,7 +85,7 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         initializer=_init_trial_process,
         initargs=(threads or default_threads(concurrency),),
     )
-    client = await connect(settings, settings.metrics_port, metrics_dir)
+    client = await connect(settings, worker_runtime(settings.metrics_port, metrics_dir))
     await asyncio.to_thread(warm_up, executor, concurrency)
     worker = Worker(
         client,

@@ -7,8 +7,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import stubs
-    from hpo.messages import PredictRequest, PredictResult
+    from hpo.contracts import stubs
+    from hpo.contracts.messages import PredictRequest, PredictResult
     from hpo.workflows.trial import QUICK_RETRY
 
 

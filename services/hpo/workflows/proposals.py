@@ -15,8 +15,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import stubs
-    from hpo.messages import SuggestObservation, SuggestRequest, SuggestResult
+    from hpo.contracts import stubs
+    from hpo.contracts.messages import SuggestObservation, SuggestRequest, SuggestResult
     from hpo.search.recorded import ProposalRequest
 
 # A GP fit over a few hundred observations takes seconds; minutes means a stuck worker.

@@ -8,8 +8,8 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import stubs
-    from hpo.messages import ReleaseRequest, ReleaseResult, SweepRequest, TrialResult
+    from hpo.contracts import stubs
+    from hpo.contracts.messages import ReleaseRequest, ReleaseResult, SweepRequest, TrialResult
     from hpo.workflows.trial import QUICK_RETRY
 
 

@@ -14,8 +14,8 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import search_attributes, stubs
-    from hpo.messages import (
+    from hpo.contracts import search_attributes, stubs
+    from hpo.contracts.messages import (
         ControlRequest,
         ControlResult,
         PrepareRequest,
@@ -27,11 +27,11 @@ with workflow.unsafe.imports_passed_through():
         TrialResult,
         ranked_trials,
     )
-    from hpo.spec import make_scheduler
-    from hpo.workflows import sweep_metrics
+    from hpo.contracts.segment_outcome import RESULT_SIGNAL
+    from hpo.contracts.spec import make_scheduler
+    from hpo.telemetry import sweep_metrics
     from hpo.workflows.legacy.steerable import SteerableSweep, guarded
     from hpo.workflows.retention import release_checkpoints
-    from hpo.workflows.segment_outcome import RESULT_SIGNAL
     from hpo.workflows.sweep_run import EngineSweep
     from hpo.workflows.trial import QUICK_RETRY, TrialWorkflow, prepare_data
 

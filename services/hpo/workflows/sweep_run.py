@@ -21,9 +21,8 @@ from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlread
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import search_attributes, stubs
-    from hpo.engine.core import SearchFailed, StartSegment, SweepEngine
-    from hpo.messages import (
+    from hpo.contracts import search_attributes, stubs
+    from hpo.contracts.messages import (
         ControlRequest,
         ControlResult,
         RecordBatch,
@@ -33,7 +32,8 @@ with workflow.unsafe.imports_passed_through():
         TrialRequest,
         TrialResult,
     )
-    from hpo.workflows import sweep_metrics
+    from hpo.engine.core import SearchFailed, StartSegment, SweepEngine
+    from hpo.telemetry import sweep_metrics
     from hpo.workflows.proposals import fetch_proposal
     from hpo.workflows.retention import release_checkpoints
     from hpo.workflows.trial import TrialWorkflow, prepare_data

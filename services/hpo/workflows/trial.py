@@ -18,10 +18,8 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import stubs
-    from hpo.engine.targets import segment_target
-    from hpo.engine.trial_table import ended_segment
-    from hpo.messages import (
+    from hpo.contracts import stubs
+    from hpo.contracts.messages import (
         CodeRef,
         PrepareRequest,
         Queues,
@@ -35,8 +33,10 @@ with workflow.unsafe.imports_passed_through():
         TrialRequest,
         TrialResult,
     )
-    from hpo.spec import SweepSpec
-    from hpo.workflows.segment_outcome import PREEMPTED, RESULT_SIGNAL, STOPPED
+    from hpo.contracts.segment_outcome import PREEMPTED, RESULT_SIGNAL, STOPPED
+    from hpo.contracts.spec import SweepSpec
+    from hpo.engine.targets import segment_target
+    from hpo.engine.trial_table import ended_segment
 
 TRAIN_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),

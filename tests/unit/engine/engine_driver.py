@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hpo.contracts.messages import TrainResult, TrialResult
+from hpo.contracts.spec import SweepSpec, parse_spec
 from hpo.engine.core import StartSegment, SweepEngine
 from hpo.engine.targets import segment_target
-from hpo.messages import TrainResult, TrialResult
-from hpo.spec import SweepSpec, parse_spec
 
 
 def make_spec(**overrides: Any) -> SweepSpec:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from engine_driver import make_spec, result_of
 
+from hpo.contracts.messages import SegmentRecord
 from hpo.engine.core import SweepEngine
 from hpo.engine.money import CurrencyMismatch, segment_price
 from hpo.engine.state import Totals
-from hpo.messages import SegmentRecord
 
 
 def priced(**budget: object):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from engine_driver import make_spec, result_of
 
+from hpo.contracts.messages import ControlRequest
 from hpo.engine.core import SweepEngine
-from hpo.messages import ControlRequest
 
 
 def command(action: str, **fields: object) -> ControlRequest:

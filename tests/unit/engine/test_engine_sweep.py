@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from engine_driver import make_spec, result_of, run_to_the_end
 
+from hpo.contracts.messages import ControlRequest
 from hpo.engine.core import SweepEngine
 from hpo.engine.trial_table import fold, full_status
-from hpo.messages import ControlRequest
 
 
 def test_random_sweep_runs_every_trial_and_finishes():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hpo.contracts.messages import TrainResult, TrialEvent, TrialResult
 from hpo.engine.trial_table import fold, kept_checkpoints
-from hpo.messages import TrainResult, TrialEvent, TrialResult
 
 
 def _result(

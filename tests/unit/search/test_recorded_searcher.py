@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from hpo.contracts.spec import SpecError, parse_spec
 from hpo.modelsearch import SAMPLERS, ModelBasedSearcher
 from hpo.modelsearch.proposal import answer  # what the suggest activity computes for a request
 from hpo.search import ProposalNeeded, ProposalRequest, RecordedSearcher, build_scheduler, parse_space
 from hpo.search.searcher import Observation
-from hpo.spec import SpecError, parse_spec
 
 SPACE = {
     "x": {"type": "float", "low": 0.0, "high": 1.0},
@@ -153,7 +153,7 @@ def test_building_a_gp_scheduler_imports_no_model_libraries():
     # What the workflow sandbox does: validate the spec and build its scheduler, optuna-free.
     code = (
         "import sys\n"
-        "from hpo.spec import SweepSpec, make_scheduler\n"
+        "from hpo.contracts.spec import SweepSpec, make_scheduler\n"
         f"s = SweepSpec.model_validate({spec({'name': 'asha', 'options': {'searcher': 'gp'}})!r})\n"
         "make_scheduler(s)\n"
         "print(','.join(m for m in ('optuna', 'torch', 'numpy', 'scipy') if m in sys.modules))\n"

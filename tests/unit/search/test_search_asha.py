@@ -8,7 +8,7 @@ import pytest
 
 from hpo.search import Create, Finish, Promote, Stop, build_scheduler
 from hpo.search.ladder import Ladder
-from hpo.search.simulate import finished_cleanly, simulate
+from hpo.study.simulate import finished_cleanly, simulate
 
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from hpo.search import ACTIONS, Create, Finish, Promote, Stop, build_scheduler
-from hpo.search.simulate import finished_cleanly, simulate
+from hpo.study.simulate import finished_cleanly, simulate
 
 SPACE = {
     "lr": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True},

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from hpo.search import build_scheduler, create
-from hpo.search.simulate import simulate
+from hpo.study.simulate import simulate
 
 SPACE = {
     "x": {"type": "float", "low": 0.0, "high": 1.0},

@@ -32,8 +32,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from hpo import ledger, search_attributes
-    from hpo.messages import (
+    from hpo.contracts import search_attributes
+    from hpo.contracts.messages import (
         ControlRequest,
         ControlResult,
         SegmentRecord,
@@ -43,9 +43,10 @@ with workflow.unsafe.imports_passed_through():
         TrialResult,
         ranked_trials,
     )
+    from hpo.contracts.spec import BudgetSpec, make_scheduler
+    from hpo.engine import ledger
     from hpo.search.recorded import ProposalNeeded, RecordedSearcher
-    from hpo.spec import BudgetSpec, make_scheduler
-    from hpo.workflows import sweep_metrics
+    from hpo.telemetry import sweep_metrics
     from hpo.workflows.legacy.steerable_state import Job, SweepState
     from hpo.workflows.proposals import fetch_proposal
     from hpo.workflows.retention import release_checkpoints

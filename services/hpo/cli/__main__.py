@@ -1,0 +1,5 @@
+"""`python -m hpo.cli`: how the embedded stack starts its workers."""
+
+from hpo.cli.main import main
+
+main()

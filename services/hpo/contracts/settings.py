@@ -1,0 +1,98 @@
+"""Process settings, read from the environment in this one place.
+
+Everything a user decides about a sweep lives in the spec (spec.py); this module only
+says where the servers are and how to reach them, so the same code runs on a laptop
+(`hpo up`) and in a cluster (the Helm chart sets these variables).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TRAINING_QUEUE = "hpo-training"
+SWEEP_QUEUE = "hpo-sweeps"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HPO_", extra="ignore")
+
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    # Temporal Web UI, for links to sweeps; unset: the embedded stack's on a default address.
+    temporal_ui: str = ""
+    training_queue: str = TRAINING_QUEUE
+    sweep_queue: str = SWEEP_QUEUE
+
+    s3_endpoint: str = "http://127.0.0.1:8333"
+    s3_bucket: str = "hpo"
+    s3_region: str = "us-east-1"
+    # Standard AWS names so a Kubernetes Secret or an IAM setup works unchanged.
+    s3_access_key: str = Field(
+        default="hpo-dev", validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "HPO_S3_ACCESS_KEY")
+    )
+    # A SecretStr: repr/str of the settings, logs and error messages show "**********";
+    # only the boto3 client and a child process's environment read the value.
+    s3_secret_key: SecretStr = Field(
+        default=SecretStr("hpo-dev-secret"),
+        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "HPO_S3_SECRET_KEY"),
+    )
+    # Buckets besides s3_bucket that dataset.source may read (s3://BUCKET/...), comma-separated;
+    # "*" allows any bucket the credentials reach. The worker's setting decides what it reads
+    # (the client checks its own before starting a sweep, to fail early).
+    dataset_buckets: str = ""
+
+    # Where `hpo up` keeps the embedded stack's state (Temporal DB, S3 data, logs).
+    home: Path = Path(".hpo")
+    # Local scratch space for tokenizer files and model staging; must be writable
+    # (an emptyDir on a read-only-root pod).
+    cache_dir: Path = Path("/tmp/hpo-cache")
+    # Prometheus /metrics port of a worker process; 0 turns the endpoint off.
+    metrics_port: int = 0
+    # How long `hpo sweep run` / `watch` keep trying to reach a Temporal server that went away
+    # (a restart, a network blip) before giving up; the sweep itself never depends on them.
+    reconnect_timeout_s: float = Field(default=600.0, ge=0)
+    # Largest code directory (task.code) `hpo sweep run` ships to the workers.
+    code_max_bytes: int = 100 * 1024 * 1024
+    # The worker pool's price per accelerator-hour (training workers report it with every
+    # segment; it wins over the spec's `price:`); 0 = unknown. See hpo.engine.ledger.
+    price_per_hour: float = 0.0
+    # The currency of price_per_hour (ISO 4217 code).
+    currency: str = "USD"
+    # Accelerators one training segment holds on this worker (GPUs per trial; 1 on a CPU
+    # worker, whose slot counts as one accelerator): accelerator-seconds = wall seconds × this.
+    accelerators_per_trial: float = Field(default=1.0, gt=0)
+
+
+def dataset_bucket_allowed(settings: Settings, bucket: str) -> bool:
+    """Whether dataset.source may read s3://`bucket`/...: the configured bucket, any listed in
+    HPO_DATASET_BUCKETS, or any at all when that lists "*"."""
+    listed = {name.strip() for name in settings.dataset_buckets.split(",") if name.strip()}
+    return bucket == settings.s3_bucket or bucket in listed or "*" in listed
+
+
+def dataset_bucket_refusal(settings: Settings, uri: str, bucket: str) -> str:
+    """The one-paragraph message for a dataset in a bucket the allow-list does not name."""
+    listed = ", ".join(name.strip() for name in settings.dataset_buckets.split(",") if name.strip())
+    return (
+        f"dataset.source: {uri} is in bucket {bucket!r}, which datasets may not be read from: the allowed "
+        f"buckets are {settings.s3_bucket!r} (HPO_S3_BUCKET)"
+        + (f" and {listed} (HPO_DATASET_BUCKETS)" if listed else "")
+        + f". Copy the file into s3://{settings.s3_bucket}/, or add {bucket!r} to HPO_DATASET_BUCKETS "
+        "(comma-separated) on the workers and here"
+    )
+
+
+def temporal_ui_url(settings: Settings) -> str | None:
+    """Where the Web UI is, when known: set, or the embedded stack's default (`hpo up`)."""
+    if settings.temporal_ui:
+        return settings.temporal_ui.rstrip("/")
+    return "http://127.0.0.1:8233" if settings.temporal_address == "127.0.0.1:7233" else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
