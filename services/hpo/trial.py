@@ -114,7 +114,6 @@ class Trial:
         self._saved_step: int | None = restored_step if restored_dir is not None else None
         self._checked_state = False
         self._info: dict[str, Any] = {}
-        self._last_metrics: dict[str, float] = {}
         self._stopping = False
         self._stop_checked_at = float("-inf")
 
@@ -153,7 +152,6 @@ class Trial:
         """Intermediate metrics at `step`: the learning curve and live progress."""
         self._step = _check_step(step, self.trial_id, "report")
         clean = {name: _number(value, name, self.trial_id) for name, value in metrics.items()}
-        self._last_metrics = clean
         self._session.report(self._step, clean)
 
     def should_stop(self) -> bool:
@@ -231,10 +229,6 @@ class Trial:
     def saved_step(self) -> int | None:
         """Step of the newest checkpoint this trial has (restored or saved), None if none."""
         return self._saved_step
-
-    @property
-    def last_metrics(self) -> dict[str, float]:
-        return dict(self._last_metrics)
 
     @property
     def device(self) -> str:

@@ -21,11 +21,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from hpo.cli.commands import _status_of, run_and_follow
 from hpo.cli.delete import executions_query
 from hpo.connections.temporal import connect
-from hpo.contracts.messages import PriorTrial, SweepStatus
+from hpo.contracts.messages import PriorTrial, SweepStatus, trial_workflow_id
 from hpo.storage.s3 import ObjectStore
 from hpo.storage.sweep_record import SweepRecord
 from hpo.workers.stack import _binary
-from hpo.workflows.sweep_run import trial_workflow_id
 
 pytestmark = pytest.mark.integration
 mlflow = pytest.importorskip("mlflow")

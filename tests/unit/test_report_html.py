@@ -289,3 +289,44 @@ def test_a_missing_browser_is_named_after_the_html_is_written(tmp_path: Path, mo
     with pytest.raises(ImageExportUnavailable, match="install Chromium"):
         write_report(status, curves_for(status), tmp_path)
     assert (tmp_path / "report.html").exists()
+
+
+def test_importance_keeps_choices_optuna_would_call_equal() -> None:
+    # 1, 1.0 and True are three choices to hpo; to Optuna they are one value. Every trial
+    # must count, whichever of them it drew.
+    spec = parse_spec(
+        {
+            "name": "mixed",
+            "task": {"entrypoint": "train:train"},
+            "training": {"max_steps": 10},
+            "space": {
+                "flag": {"type": "categorical", "choices": [1, 1.0, True]},
+                "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            },
+            "algorithm": "random",
+            "trials": 12,
+            "objective": {"metric": "loss", "mode": "min"},
+        }
+    )
+    choices = [1, 1.0, True]
+    trials = [
+        TrialResult(
+            trial_id=f"t{i:04d}",
+            params={"flag": choices[i % 3], "lr": 10 ** (-4 + 3 * i / 11)},
+            status="completed",
+            objective=float(i % 3) + i / 100,
+        )
+        for i in range(12)
+    ]
+    status = SweepStatus(
+        sweep_id="mixed",
+        name="mixed",
+        state="completed",
+        spec=spec,
+        trials=trials,
+        mode="min",
+        objective_metric="loss",
+    )
+    result = importance(status)
+    assert result.trials == 12 and result.note is None
+    assert max(result.values, key=result.values.__getitem__) == "flag"

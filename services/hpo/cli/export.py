@@ -13,26 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from hpo.cli.commands import _status_of, preflight
+from hpo.cli.curves import read_curves
 from hpo.cli.ui import UserError, console
 from hpo.contracts.messages import SweepStatus
 from hpo.contracts.settings import Settings
-from hpo.storage.curves import read_curve
-from hpo.storage.s3 import ObjectStore, StorageUnavailable
 
 # MLflow's own default since 3.7: its file store (`file:./mlruns`) now refuses to open unless
 # MLFLOW_ALLOW_FILE_STORE=true, so a default there would fail on a fresh install.
 DEFAULT_MLFLOW_URI = "sqlite:///mlflow.db"
-
-
-def read_curves(settings: Settings, status: SweepStatus) -> dict[str, list[dict[str, Any]]]:
-    """Every trial's merged learning curve from S3 (empty for a trial that reported nothing)."""
-    store = ObjectStore(settings)
-    try:
-        return {
-            t.trial_id: read_curve(store, status.sweep_id, t.trial_id, status.scope) for t in status.trials
-        }
-    except StorageUnavailable as error:
-        raise UserError(str(error)) from None
 
 
 def _tracker_defaults() -> None:

@@ -41,7 +41,7 @@ from temporalio.exceptions import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from hpo.cli.ui import UserError, root_cause
-from hpo.contracts.messages import SweepStatus, TrialResult
+from hpo.contracts.messages import SweepStatus, TrialResult, trial_workflow_id
 from hpo.results.leaderboard import running_line, sweep_events, sweep_summary
 
 POLL_S = 2.0
@@ -276,7 +276,9 @@ class Reconnector:
 
 async def live_details(client: Client, sweep_id: str, trial: TrialResult) -> dict[str, Any] | None:
     """The latest heartbeat of a running trial's training segment: {step, metrics, ...}."""
-    child = f"{sweep_id}.{trial.trial_id}.r{trial.segments[-1].rung if trial.segments else trial.rung}"
+    child = trial_workflow_id(
+        sweep_id, trial.trial_id, trial.segments[-1].rung if trial.segments else trial.rung
+    )
     try:
         description = await client.get_workflow_handle(child).describe()
     except RPCError:

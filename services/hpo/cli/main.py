@@ -18,7 +18,6 @@ from hpo.contracts.settings import Settings, get_settings
 from hpo.contracts.spec import check_sweep_id, parse_duration
 from hpo.proc import exit_without_teardown
 
-console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 DEBUG_FLAG = "--debug"
 

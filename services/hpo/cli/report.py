@@ -9,38 +9,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
 
 from hpo.cli.commands import _status_of, preflight
+from hpo.cli.curves import read_curves
 from hpo.cli.ui import UserError, console
-from hpo.contracts.messages import SweepStatus
 from hpo.contracts.settings import Settings
-from hpo.storage.curves import read_curve
-from hpo.storage.s3 import ObjectStore, StorageUnavailable
 
 
 def default_out_dir(sweep_id: str) -> Path:
     return Path(f"hpo-report-{sweep_id}")
-
-
-def read_curves(settings: Settings, status: SweepStatus) -> dict[str, list[dict[str, Any]]]:
-    """Every trial's learning curve; a trial that reported nothing has an empty one."""
-    store = ObjectStore(settings)
-    curves: dict[str, list[dict[str, Any]]] = {}
-    for trial in status.trials:
-        try:
-            curves[trial.trial_id] = read_curve(store, status.sweep_id, trial.trial_id, status.scope)
-        except (ClientError, BotoCoreError, StorageUnavailable) as error:
-            raise UserError(
-                f"could not read the learning curves of {status.sweep_id}/{trial.trial_id} "
-                f"from S3 {settings.s3_endpoint}: {error}"
-            ) from None
-        except (ValueError, KeyError) as error:  # a damaged curve file costs its curve, not the report
-            console.print(f"[yellow]{trial.trial_id}: learning curve unreadable ({error}); left out[/yellow]")
-            curves[trial.trial_id] = []
-    return curves
 
 
 async def report(settings: Settings, sweep_id: str, out_dir: Path | None, *, images: bool = True) -> int:

@@ -157,6 +157,12 @@ class PredictResult(BaseModel):
     predictions: list[Any]
 
 
+def trial_workflow_id(sweep_id: str, trial_id: str, rung: int) -> str:
+    """The workflow id of one segment of a trial (a rung): the sweep starts it under this id,
+    and whoever follows, cancels or describes that segment finds it by the same id."""
+    return f"{sweep_id}.{trial_id}.r{rung}"
+
+
 class TrialRequest(BaseModel):
     sweep_id: str
     trial_id: str

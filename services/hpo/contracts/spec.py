@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hpo.contracts.s3_uri import split_s3_uri
 from hpo.contracts.task_catalog import BUILTIN, TaskInfo, natural_mode, user_task
 
-ALGORITHMS = ("random", "grid", "tpe", "gp", "optuna", "auto", "asha", "hyperband", "bohb")
 MULTI_FIDELITY = ("asha", "hyperband", "bohb")
 ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 # A sweep id names a workflow and a storage prefix: the same rules as a name, a little longer.

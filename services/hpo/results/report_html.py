@@ -634,20 +634,6 @@ def _results_by_rung(status: SweepStatus) -> dict[int, dict[str, float]]:
     return by_rung
 
 
-def _distributions(params: list[Param]) -> dict[str, Any]:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    out: dict[str, Any] = {}
-    for p in params:
-        if isinstance(p, CategoricalParam):
-            out[p.name] = CategoricalDistribution(list(p.choices))
-        elif isinstance(p, IntParam):
-            out[p.name] = IntDistribution(p.low, p.high, log=p.log, step=p.step)
-        else:
-            out[p.name] = FloatDistribution(p.low, p.high, log=p.log)
-    return out
-
-
 def importance(status: SweepStatus) -> Importance:
     """PED-ANOVA (Optuna's implementation) over an in-memory study of the trials' results at
     the rung with the most of them; a note when there are too few to say anything."""
@@ -668,7 +654,7 @@ def importance(status: SweepStatus) -> Importance:
                 f"rung {rung}, at least {MIN_IMPORTANCE_TRIALS} are needed."
             ),
         )
-    values = _ped_anova(status, params, results)
+    values = _ped_anova(status, results)
     if not values or not any(v > 0 for v in values.values()):
         return Importance(
             rung=rung, trials=len(results), note="No parameter set the best trials apart from the rest."
@@ -676,18 +662,23 @@ def importance(status: SweepStatus) -> Importance:
     return Importance(values=values, rung=rung, trials=len(results))
 
 
-def _ped_anova(status: SweepStatus, params: list[Param], results: dict[str, float]) -> dict[str, float]:
+def _ped_anova(status: SweepStatus, results: dict[str, float]) -> dict[str, float]:
     import optuna
     from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
 
-    distributions = _distributions(params)
+    from hpo.modelsearch.distributions import to_optuna_distributions, to_optuna_params
+
+    # The searchers' own conversion: categorical choices go to Optuna as indexes, so choices
+    # Optuna would call equal (1, 1.0, True) stay apart and none of their trials drop out.
+    space = parse_space(status.spec.space)
+    distributions = to_optuna_distributions(space)
     trials = {t.trial_id: t for t in status.trials}
     frozen = []
     for trial_id, value in results.items():
         try:
             frozen.append(
                 optuna.trial.create_trial(
-                    params={p.name: trials[trial_id].params[p.name] for p in params},
+                    params=to_optuna_params(space, trials[trial_id].params),
                     distributions=distributions,
                     value=value,
                 )

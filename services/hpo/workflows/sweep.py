@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         TrialRequest,
         TrialResult,
         ranked_trials,
+        trial_workflow_id,
     )
     from hpo.contracts.segment_outcome import RESULT_SIGNAL
     from hpo.contracts.spec import make_scheduler
@@ -183,7 +184,7 @@ class SweepWorkflow:
                     queues=request.queues,
                     code=request.code,
                 ),
-                id=f"{request.sweep_id}.{trial_id}.r{rung}",
+                id=trial_workflow_id(request.sweep_id, trial_id, rung),
                 task_queue=request.queues.sweep,
                 search_attributes=self._trial_attributes() if request.search_attributes else None,
             )
@@ -207,10 +208,6 @@ class SweepWorkflow:
         if self._engine is not None:
             return self._engine.status()
         return self._steerable.status() if self._steerable else self._status()
-
-    @workflow.query(name="leaderboard")
-    def leaderboard(self) -> SweepStatus:
-        return self.status()
 
     @workflow.signal(name=RESULT_SIGNAL)
     def trial_finished(self, result: TrialResult) -> None:

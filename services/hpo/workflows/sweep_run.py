@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SweepStatus,
         TrialRequest,
         TrialResult,
+        trial_workflow_id,
     )
     from hpo.engine.core import SearchFailed, StartSegment, SweepEngine
     from hpo.telemetry import sweep_metrics
@@ -43,10 +44,6 @@ DEFAULT_CONTINUE_AS_NEW_AFTER = 10_000
 METRICS_EVERY_S = 5.0
 # The record is the system of record: a sweep waits for S3 rather than lose a piece of it.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-
-
-def trial_workflow_id(sweep_id: str, trial_id: str, rung: int) -> str:
-    return f"{sweep_id}.{trial_id}.r{rung}"
 
 
 class EngineSweep:
