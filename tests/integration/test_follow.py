@@ -65,11 +65,11 @@ async def test_live_details_come_from_the_running_segments_heartbeat(stack, trai
         running = [t for t in status.trials if t.status == "running"]
         if running:
             seen = await live_details(client, sweep_id, running[0])
-            if seen and seen.get("step", 0) > 0:
+            if seen and (seen.step or 0) > 0:
                 break
         await asyncio.sleep(0.5)
     # Seen what it came for: end the sweep rather than wait for its training.
     await handle.terminate("test done")
     sweep.cancel()
-    assert seen is not None and 0 < seen["step"] <= 400
-    assert "loss" in seen["metrics"] and seen["seconds"] > 0
+    assert seen is not None and seen.step is not None and 0 < seen.step <= 400
+    assert "loss" in seen.metrics and seen.seconds > 0

@@ -134,8 +134,8 @@ async def training(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         live = await live_details(client, sweep_id, trial)
-        if live and int(live.get("step", 0)) >= min_step:
-            return int(live["step"])
+        if live and (live.step or 0) >= min_step:
+            return live.step or 0
         await asyncio.sleep(0.3)
     raise AssertionError(f"{trial.trial_id} did not reach step {min_step} within {timeout}s")
 

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from hpo.activities.attempts import AttemptHistory
+from hpo.contracts.segment_details import SegmentDetails
 
 
 def test_first_execution_has_nothing_behind_it():
@@ -189,7 +190,7 @@ KILLED = {
 }
 
 
-def _previous(attempt: int, heartbeat: dict | None, handed_back: dict | None) -> dict:
+def _previous(attempt: int, heartbeat: dict | None, handed_back: dict | None) -> SegmentDetails | None:
     import dataclasses
 
     from temporalio.testing import ActivityEnvironment
@@ -208,18 +209,18 @@ def test_a_retry_after_a_preemption_follows_the_attempt_that_died_not_the_preemp
     # The restarted execution (given the preempted one's details) was SIGKILLed at step 35:
     # its retry gets the same request, but the crash's seconds and lost work come from the
     # dead attempt's heartbeat, which already carries the preemption's totals.
-    assert _previous(2, KILLED, PREEMPTED) == KILLED
+    assert _previous(2, KILLED, PREEMPTED) == SegmentDetails.read(KILLED)
     history = AttemptHistory.after(_previous(2, KILLED, PREEMPTED), restored_step=30)
     assert history.attempts == 2 and history.preemptions == 1
     assert history.seconds == 9.0 and history.lost_seconds == pytest.approx(5.0 * 5 / 15)
 
 
 def test_the_first_attempt_after_a_preemption_follows_the_stopped_execution():
-    assert _previous(1, None, PREEMPTED) == PREEMPTED
+    assert _previous(1, None, PREEMPTED) == SegmentDetails.read(PREEMPTED)
     # A retry whose dead attempt never heartbeated still knows the preemption.
-    assert _previous(2, None, PREEMPTED) == PREEMPTED
-    assert _previous(2, KILLED, None) == KILLED
-    assert _previous(1, None, None) == {}
+    assert _previous(2, None, PREEMPTED) == SegmentDetails.read(PREEMPTED)
+    assert _previous(2, KILLED, None) == SegmentDetails.read(KILLED)
+    assert _previous(1, None, None) is None
 
 
 # -- what the trial workflow makes of a segment that failed saying what it spent ------------

@@ -8,6 +8,7 @@ from rich.console import Console
 
 from hpo.cli.follow import say
 from hpo.contracts.messages import SegmentRecord, TrainResult, TrialResult
+from hpo.contracts.segment_details import SegmentDetails
 from hpo.results.leaderboard import failure_reason, failures, running_line, sweep_events
 
 
@@ -44,7 +45,7 @@ def test_a_running_line_shows_progress_metrics_and_an_eta():
     second = SegmentRecord(rung=1, started_at=100.0, target_step=54)
     running = trial("running", [first, second], train=TrainResult(step=18))
     # 18 steps done of the 36 this segment trains, in 60 s: 60 s to go.
-    line = running_line(running, {"step": 36, "metrics": {"loss": 0.25}}, now=160.0)
+    line = running_line(running, SegmentDetails(step=36, metrics={"loss": 0.25}), now=160.0)
     assert line == "t0003  rung 1  step 36/54  loss 0.25  ETA 1m00s"
     assert running_line(running, None, now=160.0) == "t0003  rung 1  step 0/54"
 

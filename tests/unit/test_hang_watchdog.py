@@ -78,7 +78,7 @@ def test_a_function_sleeping_in_the_main_thread_is_ended_as_hung(tmp_path):
         supervised(session, train)
     assert session.hang is not None and session.hang.step == 3 and session.hang.count == 1
     # Its last heartbeat carries the hang, for the retry to count it.
-    assert session.details()["hangs"] == 1
+    assert session.details().hangs == 1
 
 
 def test_reports_without_a_new_step_are_no_progress_and_new_steps_are(tmp_path):
@@ -200,10 +200,10 @@ def test_the_hang_count_carries_over_from_earlier_attempts(tmp_path):
     assert session.hang is not None and session.hang.count == 2
     assert session.hang.final(attempt=2, max_attempts=8)  # max_hangs=2
     final = session.final_details()
-    assert final["hangs"] == 2 and final["ended"] is True
+    assert final.hangs == 2 and final.ended is True
     # Nothing kept of an attempt that made no step: all its time is lost.
-    assert final["lost_seconds"] == pytest.approx(final["attempt_seconds"], abs=1e-3)
-    assert final["lost_seconds"] >= TIMEOUT
+    assert final.lost_seconds == pytest.approx(final.attempt_seconds, abs=1e-3)
+    assert final.lost_seconds >= TIMEOUT
 
 
 def _stubborn_trial_process(scratch: str) -> None:

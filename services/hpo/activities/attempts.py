@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from hpo.contracts.segment_details import SegmentDetails
+
 
 @dataclass(frozen=True)
 class AttemptHistory:
@@ -40,47 +42,48 @@ class AttemptHistory:
 
     @classmethod
     def after(
-        cls, previous: dict[str, Any], restored_step: int, noticed_at: float | None = None
+        cls,
+        previous: SegmentDetails | dict[str, Any] | None,
+        restored_step: int,
+        noticed_at: float | None = None,
     ) -> AttemptHistory:
         """The history once the previous execution's details are known and this execution
         restored `restored_step`; `noticed_at` (unix seconds) is when the previous one was
         known to be over, which only matters if it died without ending itself."""
-        if not previous:
+        previous = SegmentDetails.read(previous)  # details as they came off the wire, too
+        if previous is None:
             return cls.first(restored_step)
-        start = int(previous.get("segment_start_step", 0))
-        attempt_start = int(previous.get("attempt_start_step", start))
-        reached = int(previous.get("step", attempt_start))
-        attempt_seconds = float(previous.get("attempt_seconds", 0.0))
+        attempt_start = previous.attempt_start
+        reached = previous.reached
         held = held_seconds(previous, noticed_at)
         # Seconds until its last step or checkpoint: what its steps cost (a hang's stall and a
         # crash's silent tail produced none). Details from before this field: all of them.
-        productive = min(float(previous.get("productive_seconds", attempt_seconds)), held)
+        productive = min(previous.productive, held)
         trained = reached - attempt_start
         kept = min(max(restored_step - attempt_start, 0), max(trained, 0))
         kept_seconds = productive * kept / trained if trained > 0 else 0.0
         # "seconds" in the details is the running total, the previous execution's own included.
-        earlier = max(float(previous.get("seconds", 0.0)) - attempt_seconds, 0.0)
+        earlier = max(previous.seconds - previous.attempt_seconds, 0.0)
         return cls(
-            segment_start_step=start,
+            segment_start_step=previous.segment_start_step,
             seconds=earlier + held,
-            lost_seconds=float(previous.get("lost_seconds", 0.0)) + held - kept_seconds,
-            retried_steps_saved=int(previous.get("retried_steps_saved", 0)) + max(restored_step - start, 0),
-            redone_steps=int(previous.get("redone_steps", 0)) + max(reached - restored_step, 0),
-            attempts=int(previous.get("attempts", 0)) + 1,
-            preemptions=int(previous.get("preemptions", 0)) + (1 if previous.get("stopped_by_worker") else 0),
-            hangs=int(previous.get("hangs", 0)),
+            lost_seconds=previous.lost_seconds + held - kept_seconds,
+            retried_steps_saved=previous.retried_steps_saved
+            + max(restored_step - previous.segment_start_step, 0),
+            redone_steps=previous.redone_steps + max(reached - restored_step, 0),
+            attempts=previous.attempts + 1,
+            preemptions=previous.preemptions + (1 if previous.stopped_by_worker else 0),
+            hangs=previous.hangs,
         )
 
     def details(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def held_seconds(previous: dict[str, Any], noticed_at: float | None) -> float:
+def held_seconds(previous: SegmentDetails, noticed_at: float | None) -> float:
     """Accelerator-seconds the previous execution held its slot (see the module docstring).
     Never less than it measured itself: clocks of two machines may disagree."""
-    measured = float(previous.get("attempt_seconds", 0.0))
-    started_at = previous.get("attempt_started_at")
-    if previous.get("ended") or started_at is None or noticed_at is None:
+    measured = previous.attempt_seconds
+    if previous.ended or previous.attempt_started_at is None or noticed_at is None:
         return measured
-    accelerators = float(previous.get("accelerators", 1.0))
-    return max(measured, (noticed_at - float(started_at)) * accelerators)
+    return max(measured, (noticed_at - previous.attempt_started_at) * previous.accelerators)

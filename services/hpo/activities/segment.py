@@ -29,6 +29,7 @@ from hpo.activities.session import SegmentSession
 from hpo.activities.sweep_watch import SweepWatch
 from hpo.contracts import stubs
 from hpo.contracts.messages import SegmentRequest, SegmentResult, TrainResult
+from hpo.contracts.segment_details import SegmentDetails
 from hpo.contracts.segment_outcome import HUNG, PREEMPTED, STOPPED
 from hpo.engine.money import MISMATCH, mismatch_message, spec_currency
 from hpo.storage.checkpoints import (
@@ -44,31 +45,31 @@ from hpo.telemetry.metrics import SegmentMetrics
 from hpo.trial import RetryableTrialError, Trial, objective_value, validation_and_test
 
 
-def resume_cause(attempt: int, rung: int, previous: dict[str, Any]) -> str:
+def resume_cause(attempt: int, rung: int, previous: SegmentDetails | None) -> str:
     """Why a segment resumed from a checkpoint: a first attempt on a higher rung continues the
     trial's lower rung; a retried attempt follows a preemption when the previous attempt's
     last heartbeat says its worker shut down, else a crash."""
     if attempt <= 1 and rung > 0:
         return "promotion"
-    return "preemption" if previous.get("stopped_by_worker") else "crash"
+    return "preemption" if previous is not None and previous.stopped_by_worker else "crash"
 
 
-def _last_heartbeat() -> dict[str, Any]:
+def _last_heartbeat() -> SegmentDetails | None:
     """What the previous attempt of this activity reported before it died, if anything."""
     details = activity.info().heartbeat_details
-    return details[0] if details and isinstance(details[0], dict) else {}
+    return SegmentDetails.read(details[0]) if details else None
 
 
-def _previous_execution(request: SegmentRequest) -> dict[str, Any]:
+def _previous_execution(request: SegmentRequest) -> SegmentDetails | None:
     """The details of the execution this one follows. A retried attempt follows the attempt
     that died: its last heartbeat (which already carries the totals of every execution before
     it). A first attempt after a preemption follows the stopped execution, whose details the
     trial workflow hands back in `request.previous` (a retry gets the same request, so that
     must not win over the dead attempt's heartbeat, or the crash's seconds would vanish)."""
     heartbeat = _last_heartbeat()
-    if activity.info().attempt > 1 and heartbeat:
+    if activity.info().attempt > 1 and heartbeat is not None:
         return heartbeat
-    return request.previous or heartbeat
+    return SegmentDetails.read(request.previous) or heartbeat
 
 
 def _noticed_at(started_at: float) -> float:
@@ -106,7 +107,7 @@ class TrainingActivities(ActivityBase):
             scratch = Path(scratch_name)
             code_dir = self.code_dir(request.code)
             restored_key, restored_dir, restored_meta = self._restore(
-                prefix, request, scratch, previous.get("checkpoint_key")
+                prefix, request, scratch, previous.checkpoint_key if previous else None
             )
             restored_step = step_of(restored_key) if restored_key else 0
             if restored_key:
@@ -278,7 +279,7 @@ def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> 
         # Nobody will read this result but the sweep's record: the trial workflow writes it there.
         raise ApplicationError(
             f"stopped at step {trial.step} because {session.sweep_ended}; checkpoint at step {trial.saved_step}",
-            session.details(),
+            session.details().wire(),
             type=STOPPED,
             non_retryable=True,
         )
@@ -288,7 +289,7 @@ def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> 
             # attempt timed out and a newer one owns the trial (then nobody reads this).
             raise ApplicationError(
                 f"stopped at step {trial.step}; checkpoint at step {trial.saved_step}",
-                session.details(),
+                session.details().wire(),
                 type=STOPPED,
                 non_retryable=True,
             )
@@ -300,7 +301,7 @@ def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> 
     # and starts the segment again without spending a retry.
     raise ApplicationError(
         f"worker shutting down at step {trial.step}; checkpoint at step {trial.saved_step}",
-        session.details(),
+        session.details().wire(),
         type=PREEMPTED,
         non_retryable=request.preemptible,
     )
@@ -312,7 +313,9 @@ def _hung(hang: Hang, session: SegmentSession) -> ApplicationError:
     info = activity.info()
     policy = info.retry_policy
     final = hang.final(info.attempt, policy.maximum_attempts if policy is not None else None)
-    return ApplicationError(hang.message(final), session.final_details(), type=HUNG, non_retryable=final)
+    return ApplicationError(
+        hang.message(final), session.final_details().wire(), type=HUNG, non_retryable=final
+    )
 
 
 def _train(task: TaskImplementation, trial: Trial, session: SegmentSession) -> Any:

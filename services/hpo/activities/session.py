@@ -29,6 +29,7 @@ from hpo.activities.attempts import AttemptHistory
 from hpo.activities.interrupt import Interrupter
 from hpo.activities.progress import Hang, Progress, watch_interval
 from hpo.activities.sweep_watch import SweepWatch
+from hpo.contracts.segment_details import SegmentDetails
 from hpo.storage.checkpoints import CheckpointStore, step_of
 from hpo.storage.curves import curve_key
 from hpo.telemetry.metrics import SegmentMetrics
@@ -158,31 +159,35 @@ class SegmentSession:
         if self.progress.advance(step, now) or saved:
             self._productive_at = now
 
-    def details(self) -> dict[str, Any]:
+    def details(self) -> SegmentDetails:
         # What a retry (or the execution after a preemption) reads back: where to resume, what
         # was spent, and the ledger's running totals (attempts.py).
-        return {
-            **self.history.details(),
-            "step": self.step,
-            "checkpoint_key": self.last_key,
-            "seconds": round(self.seconds, 3),
-            "metrics": self.metrics,
-            "stopped_by_worker": self.stopped_by_worker,
-            "attempt_start_step": self._attempt_start_step,
-            "attempt_seconds": round(self.attempt_seconds, 3),
-            "attempt_started_at": round(self._started_at, 3),
-            "productive_seconds": round((self._productive_at - self._started) * self._accelerators, 3),
-            "accelerators": self._accelerators,
-            "hangs": self.history.hangs + (1 if self.hang is not None else 0),
-            "ended": self.ended,
-        }
+        return SegmentDetails(
+            **{
+                **self.history.details(),
+                "step": self.step,
+                "checkpoint_key": self.last_key,
+                "seconds": round(self.seconds, 3),
+                "metrics": self.metrics,
+                "stopped_by_worker": self.stopped_by_worker,
+                "attempt_start_step": self._attempt_start_step,
+                "attempt_seconds": round(self.attempt_seconds, 3),
+                "attempt_started_at": round(self._started_at, 3),
+                "productive_seconds": round((self._productive_at - self._started) * self._accelerators, 3),
+                "accelerators": self._accelerators,
+                "hangs": self.history.hangs + (1 if self.hang is not None else 0),
+                "ended": self.ended,
+            }
+        )
 
-    def final_details(self) -> dict[str, Any]:
+    def final_details(self) -> SegmentDetails:
         """This attempt's details as if it ended now, resuming from its newest checkpoint: what
         the trial spent and lost, for a failure that nothing retries (the workflow reads them)."""
-        details = {**self.details(), "ended": True}
+        details = self.details().model_copy(update={"ended": True})
         closed = AttemptHistory.after(details, self.saved_step())
-        return {**details, "lost_seconds": round(closed.lost_seconds, 3), "redone_steps": closed.redone_steps}
+        return details.model_copy(
+            update={"lost_seconds": round(closed.lost_seconds, 3), "redone_steps": closed.redone_steps}
+        )
 
     def saved_step(self) -> int:
         """Step of the newest checkpoint this attempt has (restored or saved); 0 without one."""
@@ -202,7 +207,7 @@ class SegmentSession:
             return
         with self._lock:
             self._last_beat = time.monotonic()
-            activity.heartbeat(self.details())
+            activity.heartbeat(self.details().wire())
 
     @contextlib.contextmanager
     def heartbeating(self, every: float) -> Iterator[None]:

@@ -42,6 +42,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from hpo.cli.ui import UserError, root_cause
 from hpo.contracts.messages import SweepStatus, TrialResult, trial_workflow_id
+from hpo.contracts.segment_details import SegmentDetails
 from hpo.results.leaderboard import running_line, sweep_events, sweep_summary
 
 POLL_S = 2.0
@@ -274,8 +275,8 @@ class Reconnector:
         )
 
 
-async def live_details(client: Client, sweep_id: str, trial: TrialResult) -> dict[str, Any] | None:
-    """The latest heartbeat of a running trial's training segment: {step, metrics, ...}."""
+async def live_details(client: Client, sweep_id: str, trial: TrialResult) -> SegmentDetails | None:
+    """The latest heartbeat of a running trial's training segment (its step, metrics, ...)."""
     child = trial_workflow_id(
         sweep_id, trial.trial_id, trial.segments[-1].rung if trial.segments else trial.rung
     )
@@ -286,8 +287,9 @@ async def live_details(client: Client, sweep_id: str, trial: TrialResult) -> dic
     for pending in description.raw_description.pending_activities:
         if pending.heartbeat_details.payloads:
             decoded = await client.data_converter.decode(pending.heartbeat_details.payloads)
-            if decoded and isinstance(decoded[0], dict):
-                return decoded[0]
+            details = SegmentDetails.read(decoded[0]) if decoded else None
+            if details is not None:
+                return details
     return None
 
 
@@ -348,7 +350,7 @@ class Follower:
         return lines
 
     @staticmethod
-    def board(status: SweepStatus, live: dict[str, dict[str, Any] | None]) -> Group:
+    def board(status: SweepStatus, live: dict[str, SegmentDetails | None]) -> Group:
         now = time.time()
         running = [t for t in status.trials if t.status == "running"]
         lines = [Text(summary_line(status), style="bold")]

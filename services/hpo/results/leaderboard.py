@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hpo.contracts.messages import SweepStatus, TrialResult, ranked_trials
+from hpo.contracts.segment_details import SegmentDetails
 from hpo.engine.ledger import ACCELERATOR_SECONDS_DEFINITION, money_lines
 
 MAX_OTHER_METRICS = 3
@@ -163,15 +164,15 @@ def _duration(seconds: float) -> str:
     )
 
 
-def running_line(trial: TrialResult, live: dict[str, object] | None, now: float) -> str:
+def running_line(trial: TrialResult, live: SegmentDetails | None, now: float) -> str:
     """One running trial: rung, step / target, its latest reported metrics and an ETA."""
     segment = trial.segments[-1] if trial.segments else None
     rung = segment.rung if segment else trial.rung
-    step = int(live.get("step", 0)) if live else 0  # type: ignore[call-overload]
+    step = (live.step or 0) if live else 0
     target = segment.target_step if segment else None
     parts = [f"{trial.trial_id}  rung {rung}", f"step {step}/{target}" if target else f"step {step}"]
-    metrics = live.get("metrics") if live else None
-    if isinstance(metrics, dict):
+    metrics = live.metrics if live else {}
+    if metrics:
         parts += [f"{name} {_value(value)}" for name, value in list(metrics.items())[:3]]
     if segment and target and step:
         # The segment resumed where the previous one stopped (0 for the first).

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         TrialRequest,
         TrialResult,
     )
+    from hpo.contracts.segment_details import SegmentDetails
     from hpo.contracts.segment_outcome import PREEMPTED, RESULT_SIGNAL, STOPPED
     from hpo.contracts.spec import SweepSpec
     from hpo.engine.targets import segment_target
@@ -199,27 +200,28 @@ def _ended_early(result: TrialResult, error: BaseException) -> TrialResult:
 def spent_on_failure(cause: BaseException) -> TrainResult | None:
     """What a failed segment spent, when its error says (a hang's does): paid for in the ledger
     too. Its checkpoints go when the sweep ends: there is nothing to serve from a failed segment."""
-    details = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else None
-    if not isinstance(details, dict) or "seconds" not in details:
+    raw = cause.details[0] if isinstance(cause, ApplicationError) and cause.details else None
+    if not isinstance(raw, dict) or "seconds" not in raw:
         return None
-    return _spent(details).model_copy(update={"checkpoint_key": None})
+    return _spent(raw).model_copy(update={"checkpoint_key": None})
 
 
-def _spent(details: dict) -> TrainResult:
+def _spent(raw: object) -> TrainResult:
     """What a stopped (or failed) segment measured, from its final details."""
+    details = SegmentDetails.read(raw) or SegmentDetails()
     return TrainResult(
-        step=int(details.get("step", 0)),
-        checkpoint_key=details.get("checkpoint_key"),
-        resumed_from_step=int(details.get("segment_start_step", 0)),
-        start_step=int(details.get("segment_start_step", 0)),
-        train_seconds=float(details.get("seconds", 0.0)),
-        lost_seconds=float(details.get("lost_seconds", 0.0)),
-        retried_steps_saved=int(details.get("retried_steps_saved", 0)),
-        redone_steps=int(details.get("redone_steps", 0)),
-        attempts=int(details.get("attempts", 0)) + 1,
-        preemptions=int(details.get("preemptions", 0)),
-        retries=max(int(details.get("attempts", 0)) - int(details.get("preemptions", 0)), 0),
-        accelerators=float(details.get("accelerators", 1.0)),
+        step=details.step or 0,
+        checkpoint_key=details.checkpoint_key,
+        resumed_from_step=details.segment_start_step,
+        start_step=details.segment_start_step,
+        train_seconds=details.seconds,
+        lost_seconds=details.lost_seconds,
+        retried_steps_saved=details.retried_steps_saved,
+        redone_steps=details.redone_steps,
+        attempts=details.attempts + 1,
+        preemptions=details.preemptions,
+        retries=max(details.attempts - details.preemptions, 0),
+        accelerators=details.accelerators,
     )
 
 
