@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sweeps import new_sweep_id, run_sweep, tiny_spec
 
-from hpo.results.report_html import ImageExportUnavailable, find_browser
+from hpo.results.report import ImageExportUnavailable, find_browser
 
 pytestmark = pytest.mark.integration
 

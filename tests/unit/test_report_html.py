@@ -13,7 +13,7 @@ import pytest
 
 from hpo.contracts.messages import SegmentRecord, SweepStatus, TrainResult, TrialResult
 from hpo.contracts.spec import parse_spec
-from hpo.results.report_html import (
+from hpo.results.report import (
     ImageExportUnavailable,
     build_sections,
     find_browser,

@@ -1,5 +1,5 @@
 """`hpo report SWEEP_ID`: the sweep's status from Temporal, its learning curves from S3, the
-page and images from `hpo.results.report_html`.
+page and images from `hpo.results.report`.
 
 A finished sweep's status is its workflow result, so no sweep worker needs to run; a running
 sweep answers a query and the report shows it as it stands.
@@ -22,7 +22,7 @@ def default_out_dir(sweep_id: str) -> Path:
 
 async def report(settings: Settings, sweep_id: str, out_dir: Path | None, *, images: bool = True) -> int:
     """Write `report.html` and a PNG per figure for a running or finished sweep; print the paths."""
-    from hpo.results.report_html import ImageExportUnavailable, write_report
+    from hpo.results.report import ImageExportUnavailable, write_report
 
     client = await preflight(settings)
     status = await _status_of(client, sweep_id, settings)
