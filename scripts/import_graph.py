@@ -177,6 +177,21 @@ def longest_chain(graph: dict[str, set[str]], blocked: set[str]) -> list[str]:
     return max((chain(n, frozenset({n})) for n in sorted(graph) if n not in blocked), key=len, default=[])
 
 
+def package_of(module: str) -> str:
+    """hpo.X for a module in package X or the module X itself (hpo for the package's own __init__)."""
+    return ".".join(module.split(".")[:2])
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Imports between the package's parts (hpo.search, hpo.cli, hpo.trial...), not within one."""
+    parts: dict[str, set[str]] = {package_of(m): set() for m in graph}
+    for source, targets in graph.items():
+        parts[package_of(source)].update(
+            package_of(t) for t in targets if package_of(t) != package_of(source)
+        )
+    return parts
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 on a circle or an arrow up")
@@ -194,6 +209,12 @@ def main() -> int:
         print(f"  {index + 1}. {title}: {len(members)} modules")
     chain = longest_chain(graph, {m for loop in loops for m in loop})
     print(f"longest import chain ({len(chain)} modules): {' -> '.join(chain)}")
+    parts = package_graph(graph)
+    part_loops = circles(parts)
+    part_chain = longest_chain(parts, {m for loop in part_loops for m in loop})
+    print(f"longest chain between parts ({len(part_chain)}): {' -> '.join(part_chain)}")
+    for loop in part_loops:
+        print(f"parts that import each other (no module circle): {' <-> '.join(loop)}")
     for loop in loops:
         print(f"circle: {' <-> '.join(loop)}")
     for edge in up:
@@ -202,7 +223,8 @@ def main() -> int:
             f"(layer {layer_of(edge.target) + 1}), {known[edge.source].relative_to(ROOT.parent)}:{edge.line}"
         )
     print(
-        f"modules={len(known)} imports={len(all_edges)} depth={len(chain)} circles={len(loops)} arrows_up={len(up)}"
+        f"modules={len(known)} parts={len(parts)} imports={len(all_edges)} depth={len(chain)} "
+        f"parts_depth={len(part_chain)} circles={len(loops)} arrows_up={len(up)}"
     )
     return 1 if args.check and (loops or up) else 0
 
