@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError, CancelledError
 
 from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors, user_facing
+from hpo.activities.keepalive import heartbeating
 from hpo.activities.progress import Hang
 from hpo.activities.session import SegmentSession
 from hpo.activities.sweep_watch import SweepWatch
@@ -72,6 +73,12 @@ def _previous_execution(request: SegmentRequest) -> SegmentDetails | None:
     return SegmentDetails.read(request.previous) or heartbeat
 
 
+def _beat_every(request: SegmentRequest) -> float:
+    """How often hpo's own thread heartbeats (never the user's loop): four beats a timeout, so
+    a late one or two are no false alarm, and a dead worker is noticed within the timeout."""
+    return max(1.0, request.spec.training.heartbeat_timeout_s / 4)
+
+
 def _noticed_at(started_at: float) -> float:
     """When the execution this one follows was known to be over (unix seconds): when Temporal
     scheduled this attempt (a dead attempt's heartbeat timeout plus the retry backoff), never
@@ -105,10 +112,11 @@ class TrainingActivities(ActivityBase):
         prefix = _trial_prefix(request)
         with self.scratch() as scratch_name:
             scratch = Path(scratch_name)
-            code_dir = self.code_dir(request.code)
-            restored_key, restored_dir, restored_meta = self._restore(
-                prefix, request, scratch, previous.checkpoint_key if previous else None
-            )
+            with heartbeating(_beat_every(request), *([previous.wire()] if previous else [])):
+                code_dir = self.code_dir(request.code)
+                restored_key, restored_dir, restored_meta = self._restore(
+                    prefix, request, scratch, previous.checkpoint_key if previous else None
+                )
             restored_step = step_of(restored_key) if restored_key else 0
             if restored_key:
                 activity.logger.info("trial %s resumes from step %d", request.trial_id, restored_step)
@@ -155,7 +163,7 @@ class TrainingActivities(ActivityBase):
         restored_dir: Path | None,
     ) -> SegmentResult:
         spec = request.spec
-        every = max(1.0, spec.training.heartbeat_timeout_s / 4)
+        every = _beat_every(request)
         trial: Trial | None = None
         outcome: Any = None
         try:

@@ -211,8 +211,11 @@ class TrainingSpec(_Strict):
     epochs: float | None = Field(default=None, gt=0, le=1_000_000)
     max_length: int = Field(default=64, ge=8, le=512)
     checkpoint_every: int = Field(default=50, ge=1, le=1_000_000_000)
-    # Temporal fails over a training attempt whose heartbeats stop for this long.
-    heartbeat_timeout_s: int = Field(default=120, ge=5, le=120)
+    # Temporal fails over a training attempt whose heartbeats stop for this long: a killed
+    # worker's segment is retried elsewhere this long after its last heartbeat. hpo's own
+    # thread beats four times a timeout from the moment the attempt starts (downloads and the
+    # user's slow first step included), so a short timeout raises no false alarm.
+    heartbeat_timeout_s: int = Field(default=10, ge=5, le=120)
     eval_batch_size: int = Field(default=64, ge=1, le=65_536)
     # A command trial gets this long after SIGTERM to checkpoint and exit before it is killed.
     stop_grace_s: int = Field(default=60, ge=1, le=3600)

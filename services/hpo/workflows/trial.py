@@ -39,10 +39,13 @@ with workflow.unsafe.imports_passed_through():
     from hpo.engine.targets import segment_target
     from hpo.engine.trial_table import ended_segment
 
+# Most retries follow a dead worker (a crash, a lost node), not a bug: back off briefly and
+# never long, so a killed worker's segment trains again within seconds (the heartbeat timeout
+# plus at most 10 s). Errors no retry can fix are non-retryable and never wait at all.
 TRAIN_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
+    initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
+    maximum_interval=timedelta(seconds=10),
     maximum_attempts=8,
 )
 QUICK_RETRY = RetryPolicy(maximum_attempts=4, initial_interval=timedelta(seconds=1))
