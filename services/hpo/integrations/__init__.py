@@ -1,0 +1,6 @@
+"""Bring the training code you have: adapters from popular training loops to `hpo.Trial`.
+
+Each adapter is optional and imports its framework only when used: `hpo.integrations.transformers`
+(Hugging Face Trainer). They sit on the trial seam: what they do, a user's own `train(trial)`
+could do by hand.
+"""
