@@ -15,12 +15,14 @@ from temporalio import activity
 
 @contextlib.contextmanager
 def heartbeating(every: float, *details: Any) -> Iterator[None]:
-    """Heartbeat `details` now and every `every` seconds until the block ends.
+    """Heartbeat `details` every `every` seconds until the block ends; nothing if it ends sooner.
 
-    The details are the ones this attempt started from (the execution it follows), sent again
-    unchanged: an attempt that dies before it trains leaves its retry the same starting point
-    (its own few seconds of download are not billed; its training, which has not begun, is
-    not lost)."""
+    Not at once: the SDK sends a first heartbeat at once and throttles the next ones, so a
+    beat here would delay the attempt's first own heartbeat (what a retry reads if this
+    attempt dies early). The details are the ones this attempt started from (the execution it
+    follows), sent again unchanged: an attempt that dies during a long download leaves its
+    retry the same starting point (its download seconds are not billed; its training, which
+    has not begun, is not lost)."""
     done = threading.Event()
     context = contextvars.copy_context()  # heartbeat() finds its activity through the context
 
@@ -28,7 +30,6 @@ def heartbeating(every: float, *details: Any) -> Iterator[None]:
         while not done.wait(every):
             context.run(activity.heartbeat, *details)
 
-    activity.heartbeat(*details)
     thread = threading.Thread(target=loop, name="hpo-keepalive", daemon=True)
     thread.start()
     try:
