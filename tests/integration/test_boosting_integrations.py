@@ -4,17 +4,13 @@ booster and ends with the uninterrupted run's metrics; ASHA promotes by boosting
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from pathlib import Path
 
 import pytest
-from sweeps import _merged, new_sweep_id, run_sweep, sweep_scope
+from crashes import asha_sweep_promoting_from_checkpoints, assert_resumed, uninterrupted_and_killed
+from sweeps import _merged
 
 from hpo.contracts.spec import load_spec, parse_spec
-from hpo.storage.checkpoints import CheckpointStore, trial_prefix
-from hpo.storage.s3 import ObjectStore
 
 pytestmark = pytest.mark.integration
 
@@ -33,8 +29,6 @@ def _spec(library: str, **overrides):
 
 @pytest.mark.parametrize("library", sorted(LIBRARIES))
 async def test_a_sigkilled_boosting_trial_goes_on_from_its_round_with_identical_metrics(stack, library):
-    from test_worker_crash_resume import _wait_for_checkpoint
-
     spec = _spec(
         library,
         algorithm="random",
@@ -44,48 +38,18 @@ async def test_a_sigkilled_boosting_trial_goes_on_from_its_round_with_identical_
         training={"max_steps": ROUNDS, "checkpoint_every": EVERY, "heartbeat_timeout_s": 5},
     )
     metric = LIBRARIES[library][1]
-    worker = stack.start_worker("training")
-    try:
-        baseline = await run_sweep(stack, spec, new_sweep_id(f"{library}-baseline"))
-        assert baseline.trials[0].status == "completed", baseline.trials[0].error
-
-        sweep_id = new_sweep_id(f"{library}-crash")
-        sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
-        checkpoints = CheckpointStore(ObjectStore(stack.settings))
-        killed_at = await _wait_for_checkpoint(
-            checkpoints, trial_prefix(sweep_id, "t0000", await sweep_scope(stack, sweep_id)), EVERY, 180
-        )
-        assert killed_at < ROUNDS, "the trial finished before the worker could be killed"
-        os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.wait()
-        stack.processes.pop("training-worker")
-        worker = stack.start_worker("training")
-        crashed = await asyncio.wait_for(sweep, 300)
-    finally:
-        stack.processes.pop("training-worker", worker).stop()
+    baseline, crashed, killed_at = await uninterrupted_and_killed(stack, spec, library)
 
     resumed, uninterrupted = crashed.trials[0], baseline.trials[0]
     print(
         f"{library}: killed after round {killed_at}; resumed from {resumed.train.resumed_from_step}; "
         f"{metric} {resumed.validation[metric]!r} vs uninterrupted {uninterrupted.validation[metric]!r}"
     )
-    assert resumed.status == "completed", resumed.error
-    assert resumed.train.resumed_from_step >= killed_at > 0 and resumed.train.attempts >= 2
-    assert resumed.train.step == uninterrupted.train.step == ROUNDS
+    assert_resumed(resumed, uninterrupted, killed_at, ROUNDS)
     assert abs(resumed.validation[metric] - uninterrupted.validation[metric]) <= 1e-6
 
 
 @pytest.mark.parametrize("library", sorted(LIBRARIES))
 async def test_asha_promotes_a_boosting_trial_by_boosting_on(stack, library):
-    spec = _spec(library)
-    worker = stack.start_worker("training")
-    try:
-        status = await run_sweep(stack, spec, new_sweep_id(f"{library}-asha"))
-    finally:
-        stack.processes.pop("training-worker", worker).stop()
-    assert status.counts.get("failed", 0) == 0, [t.error for t in status.trials]
-    promoted = [t for t in status.trials if len(t.segments) > 1]
-    assert promoted, "ASHA promoted nobody"
-    for trial in promoted:
-        assert [s.resumed_from_step for s in trial.segments][1:] == [s.step for s in trial.segments][:-1]
+    status = await asha_sweep_promoting_from_checkpoints(stack, _spec(library), library)
     assert status.best is not None and status.best.objective > 0

@@ -4,17 +4,13 @@ the metrics of an uninterrupted run; an ASHA sweep of it promotes from those che
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from pathlib import Path
 
 import pytest
-from sweeps import _merged, new_sweep_id, run_sweep, sweep_scope
+from crashes import asha_sweep_promoting_from_checkpoints, assert_resumed, uninterrupted_and_killed
+from sweeps import _merged
 
 from hpo.contracts.spec import load_spec, parse_spec
-from hpo.storage.checkpoints import CheckpointStore, trial_prefix
-from hpo.storage.s3 import ObjectStore
 
 pytest.importorskip("accelerate", reason="Trainer needs accelerate: the integrations extra installs it")
 
@@ -30,42 +26,20 @@ def _spec(**overrides):
 
 
 async def test_a_sigkilled_trainer_trial_resumes_with_identical_metrics(stack):
-    from test_worker_crash_resume import _wait_for_checkpoint
-
     spec = _spec(
         algorithm="random",
         trials=1,
         max_concurrent=1,
         training={"max_steps": STEPS, "checkpoint_every": EVERY, "heartbeat_timeout_s": 5},
     )
-    worker = stack.start_worker("training")
-    try:
-        baseline = await run_sweep(stack, spec, new_sweep_id("hf-baseline"))
-        assert baseline.trials[0].status == "completed", baseline.trials[0].error
-
-        sweep_id = new_sweep_id("hf-crash")
-        sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
-        checkpoints = CheckpointStore(ObjectStore(stack.settings))
-        killed_at = await _wait_for_checkpoint(
-            checkpoints, trial_prefix(sweep_id, "t0000", await sweep_scope(stack, sweep_id)), EVERY, 180
-        )
-        assert killed_at < STEPS, "the trial finished before the worker could be killed"
-        os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.wait()
-        stack.processes.pop("training-worker")
-        worker = stack.start_worker("training")
-        crashed = await asyncio.wait_for(sweep, 300)
-    finally:
-        stack.processes.pop("training-worker", worker).stop()
+    baseline, crashed, killed_at = await uninterrupted_and_killed(stack, spec, "hf")
 
     resumed, uninterrupted = crashed.trials[0], baseline.trials[0]
     print(
         f"killed after checkpoint step {killed_at}; resumed from {resumed.train.resumed_from_step}; "
         f"validation {resumed.validation} vs uninterrupted {uninterrupted.validation}"
     )
-    assert resumed.status == "completed", resumed.error
-    assert resumed.train.resumed_from_step >= killed_at > 0 and resumed.train.attempts >= 2
-    assert resumed.train.step == uninterrupted.train.step == STEPS
+    assert_resumed(resumed, uninterrupted, killed_at, STEPS)
     assert set(resumed.validation) >= {"loss", "accuracy"}
     for name, value in uninterrupted.validation.items():
         assert abs(resumed.validation[name] - value) <= 1e-6, name
@@ -78,15 +52,6 @@ async def test_a_sigkilled_trainer_trial_resumes_with_identical_metrics(stack):
 
 
 async def test_an_asha_sweep_of_the_trainer_example_promotes_from_its_checkpoints(stack):
-    worker = stack.start_worker("training")
-    try:
-        status = await run_sweep(stack, _spec(), new_sweep_id("hf-asha"))
-    finally:
-        stack.processes.pop("training-worker", worker).stop()
-    assert status.counts.get("failed", 0) == 0, [t.error for t in status.trials]
-    promoted = [t for t in status.trials if len(t.segments) > 1]
-    assert promoted, "ASHA promoted nobody"
-    for trial in promoted:
-        # Each rung continued where the one below ended: Trainer resumed its own checkpoint.
-        assert [s.resumed_from_step for s in trial.segments][1:] == [s.step for s in trial.segments][:-1]
+    # Each rung continued where the one below ended: Trainer resumed its own checkpoint.
+    status = await asha_sweep_promoting_from_checkpoints(stack, _spec(), "hf")
     assert status.best is not None and 0.0 <= status.best.objective <= 1.0

@@ -6,11 +6,10 @@ paid for in the ledger: the dead attempt's slot until its retry, the steps train
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 
 import pytest
+from crashes import kill_and_replace, uninterrupted_and_killed
 from sweeps import byo_spec, new_sweep_id, run_sweep, sweep_scope, tiny_spec
 from test_steering import assert_ledger_adds_up, steady_spec
 
@@ -24,16 +23,6 @@ pytestmark = pytest.mark.integration
 
 STEPS = 300
 EVERY = 30
-
-
-async def _wait_for_checkpoint(store: CheckpointStore, trial: str, min_step: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        latest = store.latest(trial)
-        if latest and step_of(latest) >= min_step:
-            return step_of(latest)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no checkpoint at step >= {min_step} within {timeout}s")
 
 
 def _spec(kind: str, request: pytest.FixtureRequest) -> SweepSpec:
@@ -54,26 +43,8 @@ def _spec(kind: str, request: pytest.FixtureRequest) -> SweepSpec:
 @pytest.mark.parametrize("kind", ["text", "function", "command"])
 async def test_sigkilled_worker_resumes_from_checkpoint_with_identical_loss(stack, kind, request):
     spec = _spec(kind, request)
-    worker = stack.start_worker("training")
-    try:
-        baseline = await run_sweep(stack, spec, new_sweep_id(f"{kind}-baseline"))
-        assert baseline.trials[0].status == "completed", baseline.trials[0].error
-        assert baseline.trials[0].train.resumed_from_step == 0
-
-        sweep_id = new_sweep_id(f"{kind}-crash")
-        sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
-        checkpoints = CheckpointStore(ObjectStore(stack.settings))
-        killed_at = await _wait_for_checkpoint(
-            checkpoints, trial_prefix(sweep_id, "t0000", await sweep_scope(stack, sweep_id)), EVERY, 180
-        )
-        assert killed_at < STEPS, "the trial finished before the worker could be killed"
-        os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.wait()
-        stack.processes.pop("training-worker")
-        worker = stack.start_worker("training")
-        crashed = await asyncio.wait_for(sweep, 300)
-    finally:
-        stack.processes.pop("training-worker", worker).stop()
+    baseline, crashed, killed_at = await uninterrupted_and_killed(stack, spec, kind)
+    assert baseline.trials[0].train.resumed_from_step == 0
 
     resumed, uninterrupted = crashed.trials[0], baseline.trials[0]
     print(
@@ -128,10 +99,7 @@ async def test_a_sigkilled_segment_is_paid_for_in_the_ledger(stack):
         sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
         checkpoints = CheckpointStore(ObjectStore(stack.settings))
         reached, saved = await _heartbeat_past_checkpoint(stack, sweep_id, checkpoints, 20)
-        os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.wait()
-        stack.processes.pop("training-worker")
-        worker = stack.start_worker("training")
+        worker = kill_and_replace(stack, worker)
         status = await asyncio.wait_for(sweep, 300)
     finally:
         stack.processes.pop("training-worker", worker).stop()

@@ -7,8 +7,8 @@ import asyncio
 import signal
 
 import pytest
+from crashes import wait_for_checkpoint
 from sweeps import new_sweep_id, run_sweep, sweep_scope, tiny_spec
-from test_worker_crash_resume import _wait_for_checkpoint
 
 from hpo.storage.checkpoints import CheckpointStore, step_of, trial_prefix
 from hpo.storage.s3 import ObjectStore
@@ -33,7 +33,7 @@ async def test_sigterm_checkpoints_the_current_step_and_the_trial_resumes_there(
         sweep = asyncio.ensure_future(run_sweep(stack, spec, sweep_id))
         checkpoints = CheckpointStore(ObjectStore(stack.settings))
         trial = trial_prefix(sweep_id, "t0000", await sweep_scope(stack, sweep_id))
-        await _wait_for_checkpoint(checkpoints, trial, EVERY, 240)
+        await wait_for_checkpoint(checkpoints, trial, EVERY, 240)
         await asyncio.sleep(1.0)  # somewhere between two interval checkpoints
         worker.process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.process.wait, 120) == 0
