@@ -84,6 +84,7 @@ class Trial:
         restored_step: int = 0,
         restored_dir: Path | None = None,
         context: Any = None,
+        space: Mapping[str, Any] | None = None,
     ) -> None:
         self._session = session
         self.sweep_id = sweep_id
@@ -92,6 +93,9 @@ class Trial:
         self.params: dict[str, Any] = dict(params)
         #: Constant settings from the spec's task.config.
         self.config: dict[str, Any] = dict(config)
+        #: The spec's search space as written (name -> {type, low, high, ...}): what
+        #: `params` were drawn from (adapters such as hpo.integrations.optuna check against it).
+        self.space: dict[str, Any] = dict(space or {})
         #: Seed for this trial: the same on every attempt and rung, different per trial.
         self.seed = seed
         #: Rung of the ladder this segment trains to (0 without early stopping).

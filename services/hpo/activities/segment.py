@@ -177,6 +177,7 @@ class TrainingActivities(ActivityBase):
                     trial_id=request.trial_id,
                     params=request.params,
                     config=spec.task.config,
+                    space=spec.space,
                     seed=request.seed,
                     rung=request.rung,
                     target_step=request.target_step,
