@@ -159,7 +159,8 @@ class Trial:
         self._session.report(self._step, clean)
 
     def should_stop(self) -> bool:
-        """True once the worker is stopping (SIGTERM, scale-in, cancellation): save and return.
+        """True once the worker is stopping (SIGTERM, scale-in, cancellation), the sweep asks the
+        trial to stop, or the spec's pruner stops it: save and return.
 
         Cheap to call every step: the worker is asked at most every STOP_CHECK_S seconds (the
         answer crosses a process boundary), and once stopping, always stopping."""
@@ -168,6 +169,11 @@ class Trial:
             self._stop_checked_at = now
             self._stopping = self._session.stopping()
         return self._stopping
+
+    def should_prune(self) -> bool:
+        """`should_stop()` by Optuna's name: True also once the spec's pruner judges this trial's
+        curve bad against the other trials' (then save if you like, and return)."""
+        return self.should_stop()
 
     @property
     def stop_requested(self) -> bool:

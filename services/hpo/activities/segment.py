@@ -26,6 +26,7 @@ from hpo.activities.attempts import AttemptHistory
 from hpo.activities.base import NON_RETRYABLE, ActivityBase, fail_fast_on_permanent_errors, user_facing
 from hpo.activities.keepalive import heartbeating
 from hpo.activities.progress import Hang
+from hpo.activities.pruning import CurvePruner, rule_of
 from hpo.activities.session import SegmentSession
 from hpo.activities.sweep_watch import SweepWatch
 from hpo.contracts import stubs
@@ -141,10 +142,17 @@ class TrainingActivities(ActivityBase):
                 max_hangs=request.spec.training.max_hangs,
                 started=started,
                 watch=SweepWatch(self.settings, request.sweep_id) if request.watch_sweep else None,
+                pruner=self._pruner(request, prefix),
             )
             session.metrics = _checkpoint_metrics(restored_meta)
             with telemetry.running(lambda: session.attempt_seconds):
                 return self._train_and_score(request, session, code_dir, restored_step, restored_dir)
+
+    def _pruner(self, request: SegmentRequest, prefix: str) -> CurvePruner | None:
+        spec = request.spec
+        if spec.pruner is None:
+            return None
+        return CurvePruner(rule_of(spec.pruner, spec.metric, spec.mode), self.store, prefix)
 
     def _refuse_another_currency(self, request: SegmentRequest) -> None:
         """hpo converts no currencies: a worker priced in another currency than the sweep's
@@ -284,6 +292,15 @@ class TrainingActivities(ActivityBase):
 
 def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> NoReturn:
     """End a segment whose training was told to stop, saying why it stopped."""
+    if session.pruned is not None and not activity.is_cancelled() and not session.stopped_by_worker:
+        # The spec's pruner stopped it: the trial ends here, with its checkpoint and its curve.
+        raise ApplicationError(
+            f"{session.pruned} (pruner {request.spec.pruner.name if request.spec.pruner else ''}); "
+            f"checkpoint at step {trial.saved_step}",
+            session.details().wire(),
+            type=STOPPED,
+            non_retryable=True,
+        )
     if session.sweep_ended is not None and not activity.is_cancelled():
         # Nobody will read this result but the sweep's record: the trial workflow writes it there.
         raise ApplicationError(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from temporalio import activity
 from hpo.activities.attempts import AttemptHistory
 from hpo.activities.interrupt import Interrupter
 from hpo.activities.progress import Hang, Progress, watch_interval
+from hpo.activities.pruning import CURVE_EVERY_S, CurvePruner
 from hpo.activities.sweep_watch import SweepWatch
 from hpo.contracts.segment_details import SegmentDetails
 from hpo.storage.checkpoints import CheckpointStore, step_of
@@ -35,6 +37,7 @@ from hpo.storage.curves import curve_key
 from hpo.telemetry.metrics import SegmentMetrics
 from hpo.trial import TrialError
 
+log = logging.getLogger("hpo.trial")
 REPORT_HEARTBEAT_S = 1.0  # foreground heartbeats from report(): at most this often
 
 
@@ -57,6 +60,7 @@ class SegmentSession:
         max_hangs: int = 1,
         started: tuple[float, float] | None = None,
         watch: SweepWatch | None = None,
+        pruner: CurvePruner | None = None,
     ) -> None:
         self.checkpoints = checkpoints
         # Asked from the heartbeat thread whether the sweep still runs (sweep_watch.py).
@@ -92,6 +96,9 @@ class SegmentSession:
         self._wake: threading.Event | None = None  # wakes the heartbeat thread, while it runs
         self._heartbeat_thread: threading.Thread | None = None
         self._interrupter: Interrupter | None = None  # the training's, while it runs
+        self.pruner = pruner  # the spec's stopping rule, judged against the other trials' curves
+        self.pruned: str | None = None  # why the pruner stopped this segment
+        self._curve_written_at = -float("inf")
 
     # -- TrialSession -------------------------------------------------------------------
 
@@ -126,6 +133,12 @@ class SegmentSession:
         self.metrics = metrics
         # Wall-clock time too: reports plot progress against time and spend.
         self.curve.append({"step": step, "time": round(time.time(), 3), **metrics})
+        if self.pruner is not None and time.monotonic() - self._curve_written_at >= CURVE_EVERY_S:
+            # Other trials' pruners judge against this curve: keep it recent in S3.
+            try:
+                self._write_curve()
+            except Exception as error:
+                log.warning("trial %s: could not write its curve (%s)", self.trial_id, error)
         if time.monotonic() - self._last_beat >= REPORT_HEARTBEAT_S:
             self.beat()
 
@@ -135,7 +148,14 @@ class SegmentSession:
             if activity.is_worker_shutdown():
                 self.stopped_by_worker = True
                 return True
-            return activity.is_cancelled() or self.sweep_ended is not None
+            if activity.is_cancelled() or self.sweep_ended is not None:
+                return True
+            if self.pruner is not None and self.pruned is None:
+                try:
+                    self.pruned = self.pruner.decide(self.curve)
+                except Exception as error:  # S3 out of reach: no pruning now, training goes on
+                    log.warning("trial %s: could not judge its curve (%s)", self.trial_id, error)
+            return self.pruned is not None
 
     @property
     def sweep_ended(self) -> str | None:
@@ -277,6 +297,7 @@ class SegmentSession:
 
             body = "\n".join(json.dumps(row, allow_nan=True) for row in self.curve) + "\n"
             self.checkpoints.store.put_bytes(self._curve_key, body.encode())
+            self._curve_written_at = time.monotonic()
 
     def finish(self) -> None:
         try:

@@ -127,6 +127,33 @@ class AlgorithmSpec(_Strict):
         return options
 
 
+class PrunerSpec(_Strict):
+    """A stopping rule inside a trial (hpo.search.pruning): the trial's `trial.should_stop()` /
+    `should_prune()` turns True when its reported objective metric is bad enough against the
+    other trials' curves; the segment then ends as stopped, keeping its checkpoint and curve."""
+
+    name: Literal["median", "percentile", "patience", "threshold"]
+    percentile: float = Field(default=50.0, gt=0, lt=100)
+    warmup_steps: int = Field(default=0, ge=0)
+    min_trials: int = Field(default=5, ge=1)
+    interval_steps: int = Field(default=1, ge=1)
+    patience: int = Field(default=10, ge=1)
+    min_delta: float = Field(default=0.0, ge=0)
+    lower: float | None = None
+    upper: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _threshold_has_bounds(self) -> PrunerSpec:
+        if self.name == "threshold" and self.lower is None and self.upper is None:
+            raise ValueError("pruner threshold needs lower, upper or both")
+        return self
+
+
 class ObjectiveSpec(_Strict):
     # Any validation metric the task returns; a built-in task's default when unset.
     metric: str | None = Field(default=None, min_length=1, max_length=100)
@@ -292,6 +319,8 @@ class SweepSpec(_Strict):
     training: TrainingSpec
     price: PriceSpec | None = None
     budget: BudgetSpec | None = None
+    # Stop bad trials inside their segment, from the curves they report (`pruner: median`).
+    pruner: PrunerSpec | None = None
     # Earlier sweeps over a compatible space whose finished trials seed the searcher.
     warm_start: list[str] = Field(default=[], max_length=100)
 

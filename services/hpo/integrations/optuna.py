@@ -85,7 +85,7 @@ class OptunaTrial:
         self.hpo.report(int(step), value=float(value))
 
     def should_prune(self) -> bool:
-        return self.hpo.should_stop()
+        return self.hpo.should_prune()
 
     def set_user_attr(self, key: str, value: Any) -> None:
         self.user_attrs[key] = value
