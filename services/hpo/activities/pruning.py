@@ -35,6 +35,8 @@ def rule_of(spec: PrunerSpec, metric: str, mode: str) -> PruningRule:
         min_delta=spec.min_delta,
         lower=spec.lower,
         upper=spec.upper,
+        min_resource=spec.min_resource,
+        eta=spec.eta,
     )
 
 

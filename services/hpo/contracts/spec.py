@@ -132,7 +132,7 @@ class PrunerSpec(_Strict):
     `should_prune()` turns True when its reported objective metric is bad enough against the
     other trials' curves; the segment then ends as stopped, keeping its checkpoint and curve."""
 
-    name: Literal["median", "percentile", "patience", "threshold"]
+    name: Literal["median", "percentile", "patience", "threshold", "successive_halving"]
     percentile: float = Field(default=50.0, gt=0, lt=100)
     warmup_steps: int = Field(default=0, ge=0)
     min_trials: int = Field(default=5, ge=1)
@@ -141,6 +141,9 @@ class PrunerSpec(_Strict):
     min_delta: float = Field(default=0.0, ge=0)
     lower: float | None = None
     upper: float | None = None
+    # successive_halving: rungs at min_resource * eta**k steps, the top 1/eta kept at each.
+    min_resource: int = Field(default=1, ge=1)
+    eta: int = Field(default=3, ge=2, le=100)
 
     @model_validator(mode="before")
     @classmethod

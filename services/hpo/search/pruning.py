@@ -7,7 +7,10 @@ other trial's latest value at or before that step, from trials that reached it),
 `min_trials` of them did; `patience` stops a trial whose best has not improved by `min_delta`
 in its last `patience` reports; `threshold` stops one outside [lower, upper]. None of them
 decides before `warmup_steps`, and each decides only at the first report of every
-`interval_steps` steps past the warm-up. A non-finite value always stops the trial.
+`interval_steps` steps past the warm-up; `successive_halving` (asynchronous, as Optuna's
+SuccessiveHalvingPruner) judges only at rung steps `min_resource * eta**k` and keeps a trial
+there if it is in the top 1/eta of the trials that reached that rung. A non-finite value
+always stops the trial.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 Curve = Sequence[tuple[int, float]]  # (step, value), steps ascending
-RULES = ("median", "percentile", "patience", "threshold")
+RULES = ("median", "percentile", "patience", "threshold", "successive_halving")
 
 
 @dataclass(frozen=True)
 class PruningRule:
-    name: Literal["median", "percentile", "patience", "threshold"]
+    name: Literal["median", "percentile", "patience", "threshold", "successive_halving"]
     mode: Literal["min", "max"]
     metric: str
     percentile: float = 50.0
@@ -34,6 +37,8 @@ class PruningRule:
     min_delta: float = 0.0
     lower: float | None = None
     upper: float | None = None
+    min_resource: int = 1
+    eta: int = 3
 
 
 def decide(rule: PruningRule, own: Curve, others: Iterable[Curve]) -> str | None:
@@ -49,6 +54,8 @@ def decide(rule: PruningRule, own: Curve, others: Iterable[Curve]) -> str | None
         return _threshold(rule, step, value)
     if rule.name == "patience":
         return _patience(rule, own)
+    if rule.name == "successive_halving":
+        return _halving(rule, own, others)
     return _percentile(rule, own, others)
 
 
@@ -101,6 +108,27 @@ def _percentile(rule: PruningRule, own: Curve, others: Iterable[Curve]) -> str |
         f"pruned at step {step}: its best {rule.metric} {best:.6g} is worse than the {what} "
         f"({cut:.6g}) of {len(values)} other trials at that step"
     )
+
+
+def _halving(rule: PruningRule, own: Curve, others: Iterable[Curve]) -> str | None:
+    """At the rungs this report crossed since the last one: in the top 1/eta, or stopped."""
+    step = own[-1][0]
+    before = own[-2][0] if len(own) > 1 else 0
+    rung_step = rule.min_resource
+    while rung_step <= step:
+        if rung_step > before:
+            values = [v for v in (_value_at(curve, rung_step) for curve in others) if v is not None]
+            mine = _value_at(own, rung_step)
+            if mine is not None and len(values) + 1 >= max(rule.min_trials, rule.eta):
+                ranked = sorted([*values, mine], reverse=rule.mode == "max")
+                keep = max(len(ranked) // rule.eta, 1)
+                if ranked.index(mine) >= keep:
+                    return (
+                        f"pruned at step {step}: at rung step {rung_step} its {rule.metric} {mine:.6g} is not "
+                        f"in the top 1/{rule.eta} of the {len(ranked)} trials that reached it"
+                    )
+        rung_step *= rule.eta
+    return None
 
 
 def _value_at(curve: Curve, step: int) -> float | None:

@@ -70,3 +70,12 @@ def test_percentile_interpolates_like_numpy():
     assert percentile([1.0, 2.0, 3.0, 4.0], 50.0) == 2.5
     assert percentile([1.0, 2.0, 3.0, 4.0], 25.0) == 1.75
     assert percentile([5.0], 90.0) == 5.0
+
+
+def test_successive_halving_keeps_the_top_third_at_each_rung():
+    halving = rule("successive_halving", min_resource=2, eta=3, min_trials=1)
+    # At rung step 2 the others have 0.9, 0.7, 1.1, 0.4, 0.7: with 1.5 this trial ranks last.
+    assert "rung step 2" in (decide(halving, curve(1.6, 1.5), OTHERS) or "")
+    assert decide(halving, curve(0.5, 0.3), OTHERS) is None  # the best at rung step 2
+    # Between rungs nothing is judged (step 3 is no rung; step 2 was judged already).
+    assert decide(halving, curve(0.5, 0.3, 9.0), OTHERS) is None
