@@ -23,21 +23,9 @@ CURVE_EVERY_S = 5.0
 
 
 def rule_of(spec: PrunerSpec, metric: str, mode: str) -> PruningRule:
-    return PruningRule(
-        name=spec.name,
-        mode=mode,  # type: ignore[arg-type]
-        metric=metric,
-        percentile=spec.percentile,
-        warmup_steps=spec.warmup_steps,
-        min_trials=spec.min_trials,
-        interval_steps=spec.interval_steps,
-        patience=spec.patience,
-        min_delta=spec.min_delta,
-        lower=spec.lower,
-        upper=spec.upper,
-        min_resource=spec.min_resource,
-        eta=spec.eta,
-    )
+    """The spec's pruner as the pure rule (the same fields, plus what it judges: the sweep's
+    objective metric and mode). A spec field the rule lacks fails here, not silently."""
+    return PruningRule(metric=metric, mode=mode, **spec.model_dump())  # type: ignore[arg-type]
 
 
 def curve_of(rows: list[dict[str, Any]], metric: str) -> list[tuple[int, float]]:
@@ -65,7 +53,8 @@ class CurvePruner:
         own = curve_of(own_rows, self.rule.metric)
         if not own:
             return None
-        return decide(self.rule, own, self.others())
+        reason = decide(self.rule, own, self.others())
+        return f"{reason} (pruner {self.rule.name})" if reason is not None else None
 
     def others(self) -> list[Curve]:
         now = time.monotonic()

@@ -295,8 +295,7 @@ def _stopped(request: SegmentRequest, session: SegmentSession, trial: Trial) -> 
     if session.pruned is not None and not activity.is_cancelled() and not session.stopped_by_worker:
         # The spec's pruner stopped it: the trial ends here, with its checkpoint and its curve.
         raise ApplicationError(
-            f"{session.pruned} (pruner {request.spec.pruner.name if request.spec.pruner else ''}); "
-            f"checkpoint at step {trial.saved_step}",
+            f"{session.pruned}; checkpoint at step {trial.saved_step}",
             session.details().wire(),
             type=STOPPED,
             non_retryable=True,

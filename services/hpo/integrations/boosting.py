@@ -37,12 +37,12 @@ class RoundKeeper:
     end, and say whether boosting must stop (the rung's last round, or the sweep or the worker
     asked)."""
 
-    def __init__(self, trial: Trial, save: Callable[[Path], None]) -> None:
+    def __init__(self, trial: Trial) -> None:
         self.trial = trial
-        self.save = save
         self.every = trial.checkpoint_every or 10
 
-    def after_round(self, rounds: int, metrics: dict[str, float]) -> bool:
+    def after_round(self, rounds: int, metrics: dict[str, float], save: Callable[[Path], None]) -> bool:
+        """`save(directory)` writes the booster into a checkpoint directory, when one is due."""
         trial = self.trial
         if metrics:
             trial.report(rounds, **metrics)
@@ -50,5 +50,5 @@ class RoundKeeper:
         stop = (target is not None and rounds >= target) or trial.should_stop()
         if stop or rounds % self.every == 0:
             with trial.checkpoint_dir(rounds) as directory:
-                self.save(directory)
+                save(directory)
         return stop

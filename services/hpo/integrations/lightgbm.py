@@ -77,16 +77,13 @@ def resume_model(trial: Trial) -> str | None:
 def hpo_callback(trial: Trial, dataset: str = "validation") -> Callable[[Any], None]:
     """A LightGBM callback: reports each round's evaluation of `dataset`, checkpoints the
     booster, and stops boosting at the rung's last round or when asked."""
-    keeper: list[RoundKeeper] = []
+    keeper = RoundKeeper(trial)
 
     def callback(env: Any) -> None:
-        if not keeper:
-            keeper.append(
-                RoundKeeper(trial, lambda d: env.model.save_model(str(d / MODEL_FILE), num_iteration=-1))
-            )
         rounds = env.iteration + 1  # env.iteration counts from the first round, also on resume
         results = [(item[0], item[1], item[2]) for item in env.evaluation_result_list or []]
-        if keeper[0].after_round(rounds, metrics_of(results, dataset)):
+        save = lambda d: env.model.save_model(str(d / MODEL_FILE), num_iteration=-1)  # noqa: E731
+        if keeper.after_round(rounds, metrics_of(results, dataset), save):
             raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
     callback.order = 40  # type: ignore[attr-defined]  # after LightGBM's own evaluation logging

@@ -43,15 +43,17 @@ class HpoCallback(xgboost.callback.TrainingCallback):  # type: ignore[misc]
 
     def __init__(self, trial: Trial, valid: xgboost.DMatrix, dataset: str = "validation") -> None:
         self.trial, self.valid, self.dataset = trial, valid, dataset
-        self._keeper: RoundKeeper | None = None
+        self._keeper = RoundKeeper(trial)
 
     def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, Any]) -> bool:
-        keeper = self._keeper or RoundKeeper(self.trial, lambda d: model.save_model(str(d / MODEL_FILE)))
-        self._keeper = keeper
         scores = evals_log.get(self.dataset, {})
         last = [(self.dataset, metric, values[-1]) for metric, values in scores.items() if values]
         # epoch counts from 0 in every call of xgboost.train: the booster knows the true round.
-        return keeper.after_round(model.num_boosted_rounds(), metrics_of(last, self.dataset))
+        return self._keeper.after_round(
+            model.num_boosted_rounds(),
+            metrics_of(last, self.dataset),
+            lambda d: model.save_model(str(d / MODEL_FILE)),
+        )
 
     def validation(self, booster: xgboost.Booster) -> dict[str, float]:
         """The final booster's metrics on the validation set (also when the segment had no round
