@@ -7,14 +7,28 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
-from sweeps import new_sweep_id, run_sweep, sweep_scope
+from sweeps import _merged, new_sweep_id, run_sweep, sweep_scope
 
 from hpo.contracts.messages import SweepStatus
-from hpo.contracts.spec import SweepSpec
+from hpo.contracts.spec import SweepSpec, load_spec, parse_spec
 from hpo.storage.checkpoints import CheckpointStore, step_of, trial_prefix
 from hpo.storage.s3 import ObjectStore
+
+
+def example_spec(path: Path, **overrides: Any) -> SweepSpec:
+    """An example's spec (examples/*/...yaml) with fields overridden, merged as nested dicts."""
+    spec = load_spec(path).model_dump(mode="json", exclude_none=True)
+    return parse_spec(_merged(spec, overrides))
+
+
+def one_trial_spec(path: Path, steps: int, every: int, **overrides: Any) -> SweepSpec:
+    """The example as one trial of `steps` steps, a checkpoint every `every`, and a 5 s heartbeat
+    timeout so that the killed worker's segment is retried soon."""
+    training = {"max_steps": steps, "checkpoint_every": every, "heartbeat_timeout_s": 5}
+    return example_spec(path, algorithm="random", trials=1, max_concurrent=1, training=training, **overrides)
 
 
 async def wait_for_checkpoint(store: CheckpointStore, trial: str, min_step: int, timeout: float) -> int:
@@ -40,6 +54,19 @@ def assert_resumed(resumed: Any, uninterrupted: Any, killed_at: int, steps: int)
     assert resumed.status == "completed", resumed.error
     assert resumed.train.resumed_from_step >= killed_at > 0 and resumed.train.attempts >= 2
     assert resumed.train.step == uninterrupted.train.step == steps
+
+
+def resumed_like_uninterrupted(
+    baseline: SweepStatus, crashed: SweepStatus, killed_at: int, steps: int
+) -> tuple[Any, Any]:
+    """(the killed sweep's trial, the uninterrupted one's), the resume checked and printed."""
+    resumed, uninterrupted = crashed.trials[0], baseline.trials[0]
+    print(
+        f"killed after checkpoint step {killed_at}; resumed from {resumed.train.resumed_from_step}; "
+        f"validation {resumed.validation} vs uninterrupted {uninterrupted.validation}"
+    )
+    assert_resumed(resumed, uninterrupted, killed_at, steps)
+    return resumed, uninterrupted
 
 
 async def uninterrupted_and_killed(

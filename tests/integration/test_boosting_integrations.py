@@ -7,10 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from crashes import asha_sweep_promoting_from_checkpoints, assert_resumed, uninterrupted_and_killed
-from sweeps import _merged
-
-from hpo.contracts.spec import load_spec, parse_spec
+from crashes import (
+    asha_sweep_promoting_from_checkpoints,
+    assert_resumed,
+    example_spec,
+    one_trial_spec,
+    uninterrupted_and_killed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -21,22 +24,14 @@ ROUNDS, EVERY = 600, 50
 BIG = {"rows": 40000, "features": 40}
 
 
-def _spec(library: str, **overrides):
+def _example(library: str) -> Path:
     pytest.importorskip(library, reason=f"{library} is in hpo's integrations extra")
-    spec = load_spec(EXAMPLES / LIBRARIES[library][0]).model_dump(mode="json", exclude_none=True)
-    return parse_spec(_merged(spec, overrides))
+    return EXAMPLES / LIBRARIES[library][0]
 
 
 @pytest.mark.parametrize("library", sorted(LIBRARIES))
 async def test_a_sigkilled_boosting_trial_goes_on_from_its_round_with_identical_metrics(stack, library):
-    spec = _spec(
-        library,
-        algorithm="random",
-        trials=1,
-        max_concurrent=1,
-        task={"config": BIG},
-        training={"max_steps": ROUNDS, "checkpoint_every": EVERY, "heartbeat_timeout_s": 5},
-    )
+    spec = one_trial_spec(_example(library), ROUNDS, EVERY, task={"config": BIG})
     metric = LIBRARIES[library][1]
     baseline, crashed, killed_at = await uninterrupted_and_killed(stack, spec, library)
 
@@ -51,5 +46,5 @@ async def test_a_sigkilled_boosting_trial_goes_on_from_its_round_with_identical_
 
 @pytest.mark.parametrize("library", sorted(LIBRARIES))
 async def test_asha_promotes_a_boosting_trial_by_boosting_on(stack, library):
-    status = await asha_sweep_promoting_from_checkpoints(stack, _spec(library), library)
+    status = await asha_sweep_promoting_from_checkpoints(stack, example_spec(_example(library)), library)
     assert status.best is not None and status.best.objective > 0
