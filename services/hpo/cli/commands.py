@@ -19,6 +19,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from hpo.cli.ui import UserError, console
+from hpo.connections import temporal_tls
 from hpo.connections.temporal import TemporalUnavailable, connect
 from hpo.contracts.messages import (
     CodeRef,
@@ -136,6 +137,8 @@ def ship_code(settings: Settings, spec: SweepSpec) -> CodeRef | None:
 async def check(settings: Settings) -> int:
     await preflight(settings)
     console.print(f"Temporal {settings.temporal_address} and S3 {settings.s3_endpoint} are reachable")
+    secured = temporal_tls.describe(settings)
+    console.print(f"Temporal connection: {secured}; namespace {settings.temporal_namespace}")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TRAINING_QUEUE = "hpo-training"
@@ -26,6 +26,32 @@ class Settings(BaseSettings):
     temporal_ui: str = ""
     training_queue: str = TRAINING_QUEUE
     sweep_queue: str = SWEEP_QUEUE
+    # A secured Temporal (TLS, mTLS, Temporal Cloud's API keys); hpo.connections.temporal_tls
+    # turns these into the SDK's arguments and checks that they fit together. TLS: unset = on
+    # as soon as a file, a server name or an API key below is set; false forces plaintext.
+    temporal_tls: bool | None = None
+    # Paths, never contents, so a Kubernetes Secret mounted as files works: the server's CA
+    # bundle (PEM; unset = the system's roots), the mTLS client certificate and its key.
+    temporal_tls_ca: Path | None = None
+    # The name the server's certificate is checked against and sent as SNI (unset: the host).
+    temporal_tls_server_name: str = ""
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    # A Temporal Cloud API key, or a file holding one (a mounted Secret; the key then stays
+    # out of the environment of every process a worker starts). Sent as a bearer token.
+    temporal_api_key: SecretStr | None = None
+    temporal_api_key_file: Path | None = None
+
+    @field_validator(
+        "temporal_tls", "temporal_tls_ca", "temporal_tls_cert", "temporal_tls_key",
+        "temporal_api_key", "temporal_api_key_file",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # A variable set to "" (an optional chart value left empty) means "not set", not the
+        # current directory or an empty key.
+        return None if isinstance(value, str) and not value.strip() else value
 
     s3_endpoint: str = "http://127.0.0.1:8333"
     s3_bucket: str = "hpo"

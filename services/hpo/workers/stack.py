@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hpo.connections.temporal_tls import child_environment, without_temporal_security
 from hpo.contracts.search_attributes import DEV_SERVER_FLAGS
 from hpo.contracts.settings import Settings
 from hpo.proc import die_gracefully_with_parent
@@ -103,6 +104,9 @@ class EmbeddedStack:
                     "s3_endpoint": f"http://127.0.0.1:{free_port()}",
                 }
             )
+        # The stack's dev server speaks plaintext: a caller's TLS / API-key settings (for another
+        # Temporal) would only make its own clients and workers fail to connect.
+        settings = without_temporal_security(settings)
         return cls(home=home.resolve(), settings=settings, temporal_ui_port=ui_port)
 
     @property
@@ -129,7 +133,7 @@ class EmbeddedStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        return env
+        return child_environment(env, self.settings)  # none of the caller's Temporal TLS settings
 
     def _spawn(self, name: str, command: list[str]) -> ManagedProcess:
         logs = self.home / "logs"
