@@ -153,6 +153,8 @@ credentials come from the Secret by reference, never as values.
   value: /var/cache/hpo
 - name: HPO_METRICS_PORT
   value: {{ .Values.common.metricsPort | quote }}
+- name: HPO_METRICS_HOST
+  value: "0.0.0.0"
 - name: HF_HUB_OFFLINE
   value: "1"
 - name: HF_HOME

@@ -129,14 +129,16 @@ def prepare_multiprocess_dir(cache_dir: Path) -> Path:
     return directory
 
 
-def worker_runtime(port: int, multiprocess_dir: Path | None = None) -> Runtime | None:
-    """The runtime a worker connects with: one that serves /metrics on `port`, or the SDK's
-    default when the worker serves none (port 0)."""
-    return telemetry_runtime(port, multiprocess_dir) if port else None
+def worker_runtime(
+    port: int, multiprocess_dir: Path | None = None, host: str = "127.0.0.1"
+) -> Runtime | None:
+    """The runtime a worker connects with: one that serves /metrics on `host`:`port`, or the
+    SDK's default when the worker serves none (port 0)."""
+    return telemetry_runtime(port, multiprocess_dir, host) if port else None
 
 
-def telemetry_runtime(port: int, multiprocess_dir: Path | None = None) -> Runtime:
-    """A Temporal Runtime whose SDK metrics, with hpo's, are served on 0.0.0.0:`port`.
+def telemetry_runtime(port: int, multiprocess_dir: Path | None = None, host: str = "127.0.0.1") -> Runtime:
+    """A Temporal Runtime whose SDK metrics, with hpo's, are served on `host`:`port`.
 
     Binds `port` first: a port already in use fails the worker at start with its own error."""
     sdk_address = f"127.0.0.1:{free_port()}"
@@ -147,7 +149,7 @@ def telemetry_runtime(port: int, multiprocess_dir: Path | None = None) -> Runtim
         registry.register(LiveProcesses(multiprocess_dir))
         registry.register(RunningSegments(multiprocess_dir))
     registry.register(SdkMetrics(sdk_address))
-    start_http_server(port, addr="0.0.0.0", registry=registry)
+    start_http_server(port, addr=host, registry=registry)
     return Runtime(
         telemetry=TelemetryConfig(
             metrics=PrometheusConfig(bind_address=sdk_address, counters_total_suffix=True)

@@ -47,7 +47,7 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 async def run_sweep_worker(settings: Settings, concurrency: int = 2) -> None:
     stop = stop_on_signals()
-    client = await connect(settings, worker_runtime(settings.metrics_port))
+    client = await connect(settings, worker_runtime(settings.metrics_port, host=settings.metrics_host))
     worker = Worker(
         client,
         task_queue=settings.sweep_queue,

@@ -85,7 +85,9 @@ async def run_training_worker(settings: Settings, concurrency: int, threads: int
         initializer=_init_trial_process,
         initargs=(threads or default_threads(concurrency),),
     )
-    client = await connect(settings, worker_runtime(settings.metrics_port, metrics_dir))
+    client = await connect(
+        settings, worker_runtime(settings.metrics_port, metrics_dir, settings.metrics_host)
+    )
     await asyncio.to_thread(warm_up, executor, concurrency)
     worker = Worker(
         client,
