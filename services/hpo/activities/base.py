@@ -28,6 +28,8 @@ NON_RETRYABLE = (
     "CodeArchiveError",
     # A trial saved a checkpoint file under a name the format refuses: its code's fault.
     "UnsafeCheckpointName",
+    # ... or left a link, a FIFO or too many bytes in its checkpoint directory.
+    "UnsafeCheckpointFile",
     # A worker priced in another currency than the sweep's (hpo.engine.money).
     "CurrencyMismatch",
 )
@@ -88,7 +90,15 @@ class ActivityBase:
             return None
         from hpo.storage.code_archives import fetch
 
-        return fetch(self.store, code.key, code.sha256, self.settings.cache_dir)
+        settings = self.settings
+        return fetch(
+            self.store,
+            code.key,
+            code.sha256,
+            settings.cache_dir,
+            max_bytes=settings.code_max_bytes,
+            max_files=settings.code_max_files,
+        )
 
 
 def fail_fast_on_permanent_errors(function: F) -> F:

@@ -143,6 +143,7 @@ class TrainingActivities(ActivityBase):
                 started=started,
                 watch=SweepWatch(self.settings, request.sweep_id) if request.watch_sweep else None,
                 pruner=self._pruner(request, prefix),
+                checkpoint_max_bytes=self.settings.checkpoint_max_bytes,
             )
             session.metrics = _checkpoint_metrics(restored_meta)
             with telemetry.running(lambda: session.attempt_seconds):

@@ -32,6 +32,7 @@ from hpo.activities.progress import Hang, Progress, watch_interval
 from hpo.activities.pruning import CURVE_EVERY_S, CurvePruner
 from hpo.activities.sweep_watch import SweepWatch
 from hpo.contracts.segment_details import SegmentDetails
+from hpo.storage.checkpoint_files import checkpoint_files
 from hpo.storage.checkpoints import CheckpointStore, step_of
 from hpo.storage.curves import curve_key
 from hpo.telemetry.metrics import SegmentMetrics
@@ -61,8 +62,10 @@ class SegmentSession:
         started: tuple[float, float] | None = None,
         watch: SweepWatch | None = None,
         pruner: CurvePruner | None = None,
+        checkpoint_max_bytes: int = 50 * 1024**3,
     ) -> None:
         self.checkpoints = checkpoints
+        self.checkpoint_max_bytes = checkpoint_max_bytes
         # Asked from the heartbeat thread whether the sweep still runs (sweep_watch.py).
         self.watch = watch
         self.prefix = prefix
@@ -103,7 +106,10 @@ class SegmentSession:
     # -- TrialSession -------------------------------------------------------------------
 
     def save_checkpoint(self, step: int, directory: Path, info: dict[str, Any]) -> str:
-        files = {p.relative_to(directory).as_posix(): p for p in sorted(directory.rglob("*")) if p.is_file()}
+        # Regular files only, links never followed: the upload runs with the worker's credentials.
+        files = checkpoint_files(
+            directory, self.checkpoint_max_bytes, f"trial {self.trial_id} at step {step}"
+        )
         if not files:
             raise TrialError(f"checkpoint at step {step} is empty: write files into the checkpoint directory")
         started = time.monotonic()

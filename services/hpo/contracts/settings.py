@@ -7,6 +7,7 @@ says where the servers are and how to reach them, so the same code runs on a lap
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,15 +75,22 @@ class Settings(BaseSettings):
     # Where `hpo up` keeps the embedded stack's state (Temporal DB, S3 data, logs).
     home: Path = Path(".hpo")
     # Local scratch space for tokenizer files and model staging; must be writable
-    # (an emptyDir on a read-only-root pod).
-    cache_dir: Path = Path("/tmp/hpo-cache")
+    # (an emptyDir on a read-only-root pod). One per user by default: the shipped code is
+    # extracted and imported from here, and a shared /tmp folder would let another local
+    # user choose it (hpo.storage.private_dir checks the code folder's owner and mode too).
+    cache_dir: Path = Field(default_factory=lambda: Path(f"/tmp/hpo-cache-{os.getuid()}"))
     # Prometheus /metrics port of a worker process; 0 turns the endpoint off.
     metrics_port: int = 0
     # How long `hpo sweep run` / `watch` keep trying to reach a Temporal server that went away
     # (a restart, a network blip) before giving up; the sweep itself never depends on them.
     reconnect_timeout_s: float = Field(default=600.0, ge=0)
-    # Largest code directory (task.code) `hpo sweep run` ships to the workers.
-    code_max_bytes: int = 100 * 1024 * 1024
+    # Largest code directory (task.code) `hpo sweep run` ships to the workers; a worker
+    # refuses to extract an archive whose files add up to more.
+    code_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)
+    # Most entries (files and directories) a worker extracts from one code archive.
+    code_max_files: int = Field(default=10_000, ge=1)
+    # Largest checkpoint (all its files together) a trial may save.
+    checkpoint_max_bytes: int = Field(default=50 * 1024**3, ge=1)
     # The worker pool's price per accelerator-hour (training workers report it with every
     # segment; it wins over the spec's `price:`); 0 = unknown. See hpo.engine.ledger.
     price_per_hour: float = 0.0

@@ -179,6 +179,9 @@ class TaskSpec(_Strict):
     predict: str | None = None  # optional "module:function" serving predictions from a checkpoint
     # Constant settings handed to every trial as `trial.config` (not searched).
     config: dict[str, Any] = {}
+    # A command trial's extra environment: names or glob patterns of the worker's variables it
+    # gets besides the allow-list of hpo.tasks.command_env (never HPO_* or AWS_*).
+    env: list[str] | None = Field(default=None, max_length=100)
 
     @model_validator(mode="before")
     @classmethod
@@ -215,6 +218,8 @@ class TaskSpec(_Strict):
             raise ValueError(
                 "task.command must be a non-empty list of non-empty strings, e.g. [python, train.py]"
             )
+        if self.env is not None:
+            _check_env(self.env, self.command is not None)
         return self
 
     @property
@@ -233,6 +238,24 @@ class TaskSpec(_Strict):
         if self.name is not None:
             return self.name
         return self.entrypoint if self.entrypoint is not None else " ".join(self.command or [])
+
+
+ENV_PATTERN = re.compile(r"^[A-Za-z_*?][A-Za-z0-9_*?]{0,127}$")
+
+
+def _check_env(names: list[str], is_command: bool) -> None:
+    if not is_command:
+        raise ValueError("task.env is for task.command (a Python function reads os.environ itself)")
+    for name in names:
+        if not isinstance(name, str) or not ENV_PATTERN.fullmatch(name):
+            raise ValueError(
+                f"task.env: {name!r} is not a variable name or glob pattern (letters, digits, _, * and ?)"
+            )
+        if name.upper().startswith(("HPO_", "AWS_")):
+            raise ValueError(
+                f"task.env: {name!r} names the worker's own settings or cloud credentials, which never "
+                "reach a command; give the command what it needs in task.config, or its own credentials"
+            )
 
 
 class TrainingSpec(_Strict):

@@ -163,24 +163,34 @@ MAX_PART_BYTES = 255  # the longest file name Linux and macOS file systems take
 
 def check_file_name(name: object) -> str:
     """`name` when the checkpoint format can hold it; UnsafeCheckpointName saying why otherwise."""
-    if not isinstance(name, str) or not name:
-        return _unsafe(name, "it is empty or not a string")
-    if len(name) > MAX_NAME_CHARS:
-        return _unsafe(name, f"it is longer than {MAX_NAME_CHARS} characters")
-    if name.startswith("/"):
-        return _unsafe(name, "it is absolute; names are relative to the checkpoint directory")
-    if "\\" in name:
-        return _unsafe(name, "it holds a backslash; separate directories with /")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF for char in name):
-        return _unsafe(name, "it holds a control character, NUL or an unpaired surrogate")
-    for part in name.split("/"):
-        if part in ("", ".", ".."):
-            return _unsafe(name, "it has an empty, '.' or '..' part")
-        if len(part.encode()) > MAX_PART_BYTES:
-            return _unsafe(name, f"a part is longer than {MAX_PART_BYTES} bytes")
+    why = name_problem(name)
+    if why is not None:
+        return _unsafe(name, why)
+    assert isinstance(name, str)  # name_problem refuses anything else
     if name == MANIFEST:
         return _unsafe(name, f"{MANIFEST} is the checkpoint's own manifest")
     return name
+
+
+def name_problem(name: object) -> str | None:
+    """Why `name` is not a relative POSIX path of plain parts, or None when it is (shared by
+    checkpoint files and the members of a code archive)."""
+    if not isinstance(name, str) or not name:
+        return "it is empty or not a string"
+    if len(name) > MAX_NAME_CHARS:
+        return f"it is longer than {MAX_NAME_CHARS} characters"
+    if name.startswith("/"):
+        return "it is absolute; names are relative to the checkpoint directory"
+    if "\\" in name:
+        return "it holds a backslash; separate directories with /"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F or 0xD800 <= ord(char) <= 0xDFFF for char in name):
+        return "it holds a control character, NUL or an unpaired surrogate"
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return "it has an empty, '.' or '..' part"
+        if len(part.encode()) > MAX_PART_BYTES:
+            return f"a part is longer than {MAX_PART_BYTES} bytes"
+    return None
 
 
 def _unsafe(name: object, why: str) -> str:

@@ -3,7 +3,10 @@
 hpo runs `task.command` as given (no shell) in `task.code`'s directory (the worker's current
 directory when unset), in its own process group, killed if the worker dies.
 
-Environment: the worker's, plus
+Environment: an allow-list of the worker's (PATH, HOME, locale, TMPDIR, PYTHON*, CUDA_*,
+NVIDIA_*, OMP_*, TORCH_*, HF_* and the like; never the worker's HPO_* settings, AWS_* or any
+name with TOKEN, SECRET, PASSWORD or KEY in it: see tasks/command_env.py), the worker's
+variables named by task.env, and
 
     HPO_PARAMS           JSON object of this trial's hyperparameters
     HPO_CONFIG           JSON object of task.config
@@ -33,7 +36,12 @@ The command talks to hpo with lines on stdout (stderr is merged into it; flush e
     hpo:result {"accuracy": 0.9}           the segment's validation metrics (the last one wins);
     hpo:result {"validation": {...}, "test": {...}}   with test metrics for the leaderboard
 
-Every other line is logged. A malformed `hpo:` line fails the trial.
+Every other line is logged, at most LOG_PER_S lines a second (a count of the rest is logged
+instead). A malformed `hpo:` line fails the trial, and so does a metric that is not a finite
+number (NaN, Infinity: the training diverged?). A line longer than MAX_LINE_CHARS is cut there
+(a cut `hpo:` line is malformed); the failure message shows the last TAIL_LINES lines of the
+output, each cut at TAIL_LINE_CHARS, so neither the trial process nor the message grows with
+the output.
 
 Stopping: when the worker stops (scale-in, cancellation), hpo sends SIGTERM to the process
 group; the command should write a checkpoint, print `hpo:checkpoint`, and exit. After
@@ -51,6 +59,7 @@ import collections
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import shlex
@@ -61,10 +70,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from hpo.proc import die_with_parent
+from hpo.storage.checkpoint_files import checkpoint_files
+from hpo.tasks.command_env import command_environment
 from hpo.trial import Result, RetryableTrialError, Trial, TrialError
 
 log = logging.getLogger("hpo.trial")
@@ -78,15 +90,22 @@ USAGE = {
 POLL_S = 0.5  # how often a silent command is checked for a stop request
 DRAIN_S = 5.0  # how long leftovers of an exited command may keep its stdout open
 TAIL_LINES = 20
+TAIL_LINE_CHARS = 500  # of each line kept for the failure message (and logged)
+MAX_LINE_CHARS = 256 * 1024  # read of one line; the rest of a longer line is skipped
+LOG_PER_S = 200  # lines logged per second at most
+QUEUED_LINES = 1024  # between the reader and the handler: a command that outruns hpo waits
 
 
 class CommandTask:
     """`task.command`: `train` runs the command for one segment of a trial."""
 
-    def __init__(self, command: list[str], code_dir: Path | None, stop_grace_s: float) -> None:
+    def __init__(
+        self, command: list[str], code_dir: Path | None, stop_grace_s: float, env: list[str] | None = None
+    ) -> None:
         self.command = list(command)
         self.code_dir = code_dir
         self.stop_grace_s = stop_grace_s
+        self.env = list(env or [])  # task.env: the worker's variables it asks for by name
 
     def train(self, trial: Trial) -> Result | dict[str, float]:
         # The session's scratch is removed after the segment; trial.py offers no public handle.
@@ -108,7 +127,8 @@ class _Run:
         self.trial = trial
         self.workdir = workdir
         self.label = shlex.join(task.command)
-        self.output: collections.deque[str] = collections.deque(maxlen=50)
+        self.output: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        self.log_window = (0.0, 0, 0)  # (second it started, lines logged, lines not logged)
         self.result: Result | dict[str, float] | None = None
         self.stop_deadline: float | None = None  # set once SIGTERM was sent
         self.pid: int | None = None  # of the command, the leader of its process group
@@ -148,8 +168,7 @@ class _Run:
         def optional(value: object) -> str:
             return "" if value is None else str(value)
 
-        return {
-            **os.environ,
+        contract = {
             # `python` in a command means the worker's interpreter (its virtualenv), not whatever
             # the machine's PATH finds first.
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
@@ -169,11 +188,12 @@ class _Run:
             "HPO_CHECKPOINT_DIR": str(self.workdir),
             "PYTHONUNBUFFERED": "1",
         }
+        return command_environment(os.environ, contract, self.task.env)
 
     def _follow(self, process: subprocess.Popen[str]) -> int:
         """Handle its output until it has exited and its stdout is closed; its exit code."""
         assert process.stdout is not None
-        lines: queue.Queue[str | None] = queue.Queue()
+        lines: queue.Queue[str | None] = queue.Queue(maxsize=QUEUED_LINES)
         # A thread reads, so that a silent command still gets its stop request in time.
         threading.Thread(target=self._read, args=(process.stdout, lines), daemon=True).start()
         eof = False
@@ -226,19 +246,20 @@ class _Run:
         # This thread closes the pipe: a close from another thread would wait for this read.
         try:
             with stream:
-                for line in stream:
+                for line in bounded_lines(stream, MAX_LINE_CHARS):
                     if line.startswith(PREFIX + "checkpoint"):
                         # Pause at once, not when the main thread gets to the line: the files
                         # must not change between the print and the copy.
                         self._signal(signal.SIGSTOP)
-                    lines.put(line.rstrip("\r\n"))
+                    lines.put(line)
         finally:
             lines.put(None)
 
     def _handle(self, line: str) -> None:
         if not line.startswith(PREFIX):
-            self.output.append(line)
-            log.info("trial %s: %s", self.trial.trial_id, line)
+            shown = line if len(line) <= TAIL_LINE_CHARS else line[:TAIL_LINE_CHARS] + " [cut]"
+            self.output.append(shown)
+            self._log(shown)
             return
         verb, _, payload = line[len(PREFIX) :].partition(" ")
         if verb not in USAGE:
@@ -281,7 +302,25 @@ class _Run:
     def _check_metrics(self, line: str, metrics: dict[str, Any], verb: str) -> None:
         for name, value in metrics.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise self._malformed(line, f"metric {name!r} is {value!r}, not a number", USAGE[verb])
+                raise self._malformed(line, f"metric {name!r} is {_shown(value)}, not a number", USAGE[verb])
+            if not _finite(value):
+                problem = f"metric {name!r} is {_shown(value)}, not a finite number (the training diverged?)"
+                raise self._malformed(line, problem, USAGE[verb] + " with finite numbers only")
+
+    def _log(self, line: str) -> None:
+        """Log `line` unless this second already logged LOG_PER_S lines; count those that were not."""
+        now = time.monotonic()
+        started, logged, dropped = self.log_window
+        if now - started >= 1.0:
+            if dropped:
+                log.info("trial %s: (%d more lines of output not logged)", self.trial.trial_id, dropped)
+            started, logged, dropped = now, 0, 0
+        if logged < LOG_PER_S:
+            log.info("trial %s: %s", self.trial.trial_id, line)
+            logged += 1
+        else:
+            dropped += 1
+        self.log_window = (started, logged, dropped)
 
     def _checkpoint(self, step: int) -> None:
         with self.trial.checkpoint_dir(step) as directory:
@@ -293,7 +332,10 @@ class _Run:
                         f"but HPO_CHECKPOINT_DIR ({self.workdir}) is empty; write the checkpoint's files "
                         "into it before printing the line"
                     )
-                shutil.copytree(self.workdir, directory, dirs_exist_ok=True)
+                # Regular files only (the process is paused: nothing changes in between): a link
+                # would carry the worker's own files into S3, a FIFO would block the copy.
+                checkpoint_files(self.workdir, sys.maxsize, f"trial {self.trial.trial_id} at step {step}")
+                shutil.copytree(self.workdir, directory, dirs_exist_ok=True, symlinks=True)
             finally:
                 # Resume before the upload (when the block ends): the copy is already consistent.
                 self._signal(signal.SIGCONT)
@@ -342,6 +384,32 @@ class _Run:
             return  # killpg(0) would signal hpo's own group
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
+
+
+def bounded_lines(stream: TextIO, limit: int) -> Iterator[str]:
+    """The stream's lines without their ends, each cut at `limit` characters: the rest of a
+    longer line is read and dropped, never held."""
+    while True:
+        line = stream.readline(limit)
+        if not line:
+            return
+        if not line.endswith("\n") and len(line) >= limit:
+            rest = line
+            while rest and not rest.endswith("\n"):
+                rest = stream.readline(limit)
+        yield line.rstrip("\r\n")
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _shown(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() <= 64 else "a huge integer"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _plain(value: Any) -> Any:

@@ -51,7 +51,7 @@ def loaded_task(
     if task.command is not None:
         from hpo.tasks.command import CommandTask
 
-        yield TaskImplementation(train=CommandTask(task.command, code_dir, stop_grace_s).train)
+        yield TaskImplementation(train=CommandTask(task.command, code_dir, stop_grace_s, task.env).train)
         return
     from hpo.tasks.user_code import import_callable, user_modules
 
