@@ -188,10 +188,14 @@ def test_seeds_stay_within_what_every_consumer_accepts() -> None:
         (algorithm("bohb", random_fraction=2), "algorithm.options.random_fraction is 2.0, must be <= 1.0"),
         (algorithm("random", gamma=0.1), "algorithm.options: unknown option 'gamma' for algorithm random"),
         (algorithm("gp", loss_transform="log"), "algorithm.options.loss_transform is 'log', must be one of yeo-johnson, none"),
+        (algorithm("optuna", sampler="tpe", n_ei_candidates=10**12),
+         "algorithm.options: n_ei_candidates is 1000000000000, must be <= 10000"),
+        (algorithm("optuna", sampler="gp", n_startup_trials=10**15),
+         "algorithm.options: n_startup_trials is 1000000000000000, must be <= 1000000"),
     ],
     ids=["grid-1e8", "grid-10m", "shuffle-no", "n-ei-1e8", "n-ei-float", "min-bandwidth-nan", "min-bandwidth-0",
          "gamma-inf", "multivariate-no", "prior-weight", "local-scale", "finish-best-no", "searcher-list",
-         "bohb-random-fraction", "unknown", "loss-transform"],
+         "bohb-random-fraction", "unknown", "loss-transform", "optuna-candidates", "optuna-startup"],
 )  # fmt: skip
 def test_searcher_options_are_checked_and_named(fields: dict[str, Any], expected: str) -> None:
     assert expected in refused(**fields)

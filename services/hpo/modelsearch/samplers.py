@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import optuna
 
+from hpo.search.checks import check_option
 from hpo.search.recorded import SAMPLER_NAMES as SAMPLERS
 
 _REFUSED = {
@@ -43,6 +45,14 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "GPSampler": {"warn_independent_sampling": False},
     "TPESampler": {"multivariate": True},
 }
+
+
+#: Integer options are bounded so one spec cannot exhaust the worker that runs the suggest
+#: activity: candidate and sample counts size arrays built per proposal; any other count
+#: (startup trials, ...) never needs to exceed the spec's own bound on trials.
+_SIZES = re.compile(r"candidates|samples|population|restarts")
+MAX_CANDIDATES = 10_000
+MAX_COUNT = 1_000_000
 
 
 def sampler_class_name(name: Any) -> str:
@@ -78,6 +88,8 @@ def check_options(class_name: str, options: Mapping[str, Any]) -> dict[str, Any]
                 f"option {key!r} of sampler {class_name} must be a number, string, boolean, null or a "
                 f"list/mapping of those, got {type(value).__name__}"
             )
+        if isinstance(value, int) and not isinstance(value, bool):
+            check_option(key, value, int, high=MAX_CANDIDATES if _SIZES.search(key) else MAX_COUNT)
     return {**_DEFAULTS.get(class_name, {}), **options}
 
 
