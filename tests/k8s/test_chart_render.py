@@ -481,7 +481,9 @@ def test_no_credentials_inline(scenario: str) -> None:
     for owner, pod in pod_specs(docs):
         for container in containers(pod):
             for entry in container.get("env", []):
-                if secretish.search(entry["name"]):
+                if entry["name"].endswith("_FILE"):  # where a mounted Secret's file is, not its value
+                    assert entry["value"].startswith("/etc/"), (owner, entry["name"])
+                elif secretish.search(entry["name"]):
                     assert "value" not in entry, (owner, container["name"], entry["name"])
                     assert "secretKeyRef" in entry["valueFrom"], (owner, entry["name"])
     others = yaml.safe_dump_all([d for d in docs if d["kind"] != "Secret"])

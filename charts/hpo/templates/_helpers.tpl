@@ -127,6 +127,7 @@ credentials come from the Secret by reference, never as values.
   value: {{ include "hpo.temporalAddress" . | quote }}
 - name: HPO_TEMPORAL_NAMESPACE
   value: {{ .Values.temporal.namespace | quote }}
+{{- include "hpo.temporalTlsEnv" . }}
 - name: HPO_TRAINING_QUEUE
   value: {{ .Values.queues.training | quote }}
 - name: HPO_SWEEP_QUEUE
@@ -165,6 +166,81 @@ credentials come from the Secret by reference, never as values.
   value: /tmp
 {{- with .Values.common.extraEnv }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+A secured Temporal (temporal.tls): the files of the user's Secret, mounted read-only where
+the HPO_TEMPORAL_TLS_* variables point (hpo reads them as files, never as values), so the
+API key stays out of the environment of the processes a worker starts.
+*/}}
+{{- define "hpo.temporalTlsDir" -}}/etc/hpo/temporal-tls{{- end }}
+
+{{- define "hpo.temporalTlsItems" -}}
+{{- $tls := .Values.temporal.tls }}
+{{- range $key, $file := dict "caKey" "ca.crt" "certKey" "tls.crt" "keyKey" "tls.key" "apiKeyKey" "api-key" }}
+{{- with index $tls $key }}
+- key: {{ . | quote }}
+  path: {{ $file }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "hpo.temporalTlsEnv" -}}
+{{- $tls := .Values.temporal.tls }}
+{{- $dir := include "hpo.temporalTlsDir" . }}
+{{- $named := or $tls.caKey $tls.certKey $tls.keyKey $tls.apiKeyKey }}
+{{- if and $named (not $tls.existingSecret) }}
+{{- fail "temporal.tls.existingSecret is required when temporal.tls.caKey, certKey, keyKey or apiKeyKey is set: name the Secret that holds those keys" }}
+{{- end }}
+{{- if and $tls.existingSecret (not $named) }}
+{{- fail "temporal.tls.existingSecret is set but names no key: set caKey, certKey + keyKey and/or apiKeyKey to the keys of the Secret to use" }}
+{{- end }}
+{{- if ne (empty $tls.certKey) (empty $tls.keyKey) }}
+{{- fail "temporal.tls.certKey and temporal.tls.keyKey go together (the mTLS client certificate and its private key): set both or neither" }}
+{{- end }}
+{{- if $tls.enabled }}
+- name: HPO_TEMPORAL_TLS
+  value: "true"
+{{- end }}
+{{- with $tls.serverName }}
+- name: HPO_TEMPORAL_TLS_SERVER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if $tls.caKey }}
+- name: HPO_TEMPORAL_TLS_CA
+  value: {{ printf "%s/ca.crt" $dir | quote }}
+{{- end }}
+{{- if $tls.certKey }}
+- name: HPO_TEMPORAL_TLS_CERT
+  value: {{ printf "%s/tls.crt" $dir | quote }}
+- name: HPO_TEMPORAL_TLS_KEY
+  value: {{ printf "%s/tls.key" $dir | quote }}
+{{- end }}
+{{- if $tls.apiKeyKey }}
+- name: HPO_TEMPORAL_API_KEY_FILE
+  value: {{ printf "%s/api-key" $dir | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret's volume and mount (nothing without temporal.tls.existingSecret); pass the root context. */}}
+{{- define "hpo.temporalTlsVolumes" -}}
+{{- if .Values.temporal.tls.existingSecret }}
+- name: temporal-tls
+  secret:
+    secretName: {{ .Values.temporal.tls.existingSecret }}
+    # Readable by the pod's group (fsGroup) only.
+    defaultMode: 0440
+    items:
+      {{- include "hpo.temporalTlsItems" . | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{- define "hpo.temporalTlsMounts" -}}
+{{- if .Values.temporal.tls.existingSecret }}
+- name: temporal-tls
+  mountPath: {{ include "hpo.temporalTlsDir" . }}
+  readOnly: true
 {{- end }}
 {{- end }}
 
