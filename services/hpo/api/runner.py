@@ -165,7 +165,10 @@ def _child_env(settings: Settings) -> dict[str, str]:
     # The S3 keys are read from the AWS names first: set those too, so the caller's win.
     env["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
     env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key.get_secret_value()
-    return env
+    # The Temporal TLS settings by their own rule: unset ones unset, the API key's real value.
+    from hpo.connections.temporal_tls import child_environment
+
+    return child_environment(env, settings)
 
 
 __all__ = ["run"]
