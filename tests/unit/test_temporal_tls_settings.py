@@ -191,3 +191,17 @@ def test_a_child_gets_the_callers_temporal_security_and_none_of_the_environments
         "HPO_TEMPORAL_API_KEY": "new",
     }
     assert child_environment(inherited, without_temporal_security(caller)) == {"PATH": "/bin"}
+
+
+def test_hpo_runs_child_reaches_temporal_as_its_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo.api.runner import _child_env
+
+    caller = settings(temporal_tls_ca="/s/ca.crt", temporal_api_key="the-key")
+    monkeypatch.setenv("HPO_TEMPORAL_TLS_CERT", "/environment/tls.crt")  # not the caller's settings
+    env = _child_env(caller)
+    assert env["HPO_TEMPORAL_TLS_CA"] == "/s/ca.crt" and env["HPO_TEMPORAL_API_KEY"] == "the-key"
+    assert "HPO_TEMPORAL_TLS_CERT" not in env and "HPO_TEMPORAL_TLS" not in env
+    monkeypatch.delenv("HPO_TEMPORAL_TLS_CERT")
+    monkeypatch.setattr("os.environ", env)
+    child = Settings()
+    assert child.temporal_tls_ca == Path("/s/ca.crt") and child.temporal_api_key == caller.temporal_api_key
