@@ -220,3 +220,38 @@ async def test_a_command_trial_on_the_stack_sees_none_of_the_workers_secrets(
         "metrics_dir": 0,
         "contract": 1,
     }
+
+
+LINKING_TRAINER = """\
+import os
+
+
+def train(trial):
+    with trial.checkpoint_dir(1) as directory:
+        (directory / "model.bin").write_text("weights")
+        os.symlink("/etc/hostname", directory / "creds")  # a worker's file, carried out by a link
+    return {"x": 1.0}
+"""
+
+
+async def test_a_symlink_in_a_checkpoint_fails_the_trial_naming_it(stack, training_worker, tmp_path):
+    code = tmp_path / "linking"
+    code.mkdir()
+    (code / "linking_trainer.py").write_text(LINKING_TRAINER)
+    spec = parse_spec(
+        {
+            "name": "ckpt-link",
+            "task": {"entrypoint": "linking_trainer:train", "code": str(code)},
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+            "algorithm": "random",
+            "trials": 1,
+            "objective": {"metric": "x", "mode": "max"},
+            "training": {"max_steps": 1},
+        }
+    )
+    status = await run_sweep(stack, spec, new_sweep_id("ckpt-link"))
+    (trial,) = status.trials
+    assert trial.status == "failed"
+    assert f"trial {trial.trial_id} at step 1: the checkpoint directory holds 'creds', a symbolic link" in (
+        trial.error or ""
+    )
