@@ -13,11 +13,12 @@ import tarfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sweeps import new_sweep_id, run_sweep
 
-from hpo.contracts.spec import parse_spec
+from hpo.contracts.spec import SweepSpec, parse_spec
 from hpo.storage import code_archives
 from hpo.storage.code_archives import CodeArchiveError, archive_key, fetch
 from hpo.storage.s3 import ObjectStore
@@ -177,6 +178,21 @@ def test_packing_round_trips_through_s3(store, tmp_path):
     assert os.access(target / "pkg" / "run.sh", os.X_OK)
 
 
+def _one_trial_spec(name: str, task: dict[str, Any]) -> SweepSpec:
+    """One trial of one step, maximising the metric x the code reports."""
+    return parse_spec(
+        {
+            "name": name,
+            "task": task,
+            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
+            "algorithm": "random",
+            "trials": 1,
+            "objective": {"metric": "x", "mode": "max"},
+            "training": {"max_steps": 1},
+        }
+    )
+
+
 ENV_PROBE = """\
 import json, os
 names = sorted(os.environ)
@@ -198,17 +214,7 @@ async def test_a_command_trial_on_the_stack_sees_none_of_the_workers_secrets(
     code.mkdir()
     (code / "probe.py").write_text(ENV_PROBE)
     (code / ".env").write_text("AWS_SECRET_ACCESS_KEY=from-the-checkout\n")  # never shipped
-    spec = parse_spec(
-        {
-            "name": "env-probe",
-            "task": {"command": ["python", "probe.py"], "code": str(code)},
-            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
-            "algorithm": "random",
-            "trials": 1,
-            "objective": {"metric": "x", "mode": "max"},
-            "training": {"max_steps": 1},
-        }
-    )
+    spec = _one_trial_spec("env-probe", {"command": ["python", "probe.py"], "code": str(code)})
     status = await run_sweep(stack, spec, new_sweep_id("env-probe"))
     (trial,) = status.trials
     assert trial.status == "completed", trial.error
@@ -238,17 +244,7 @@ async def test_a_symlink_in_a_checkpoint_fails_the_trial_naming_it(stack, traini
     code = tmp_path / "linking"
     code.mkdir()
     (code / "linking_trainer.py").write_text(LINKING_TRAINER)
-    spec = parse_spec(
-        {
-            "name": "ckpt-link",
-            "task": {"entrypoint": "linking_trainer:train", "code": str(code)},
-            "space": {"x": {"type": "float", "low": 0.0, "high": 1.0}},
-            "algorithm": "random",
-            "trials": 1,
-            "objective": {"metric": "x", "mode": "max"},
-            "training": {"max_steps": 1},
-        }
-    )
+    spec = _one_trial_spec("ckpt-link", {"entrypoint": "linking_trainer:train", "code": str(code)})
     status = await run_sweep(stack, spec, new_sweep_id("ckpt-link"))
     (trial,) = status.trials
     assert trial.status == "failed"
