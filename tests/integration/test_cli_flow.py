@@ -98,6 +98,8 @@ def test_demo_and_up_plus_sweep_run_agree_and_up_restarts_on_its_state(tmp_path,
     assert "val accuracy" in demo.stdout and "test accuracy" in demo.stdout
 
     env, home = _env(), tmp_path / "up-home"
+    # A client in another terminal finds the stack's S3 keys in its home.
+    env["HPO_HOME"] = str(home)
     up = _start_up(home, env)
     try:
         run = _hpo("sweep", "run", str(spec), "--id", "flow-1", "--output", str(run_json), env=env)
@@ -151,7 +153,7 @@ def test_missing_s3_dataset_starts_nothing(tmp_path, stack, tiny_model, tiny_csv
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     env = {**os.environ, "HPO_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-           "HPO_S3_ENDPOINT": stack.settings.s3_endpoint}  # fmt: skip
+           "HPO_S3_ENDPOINT": stack.settings.s3_endpoint, "HPO_HOME": str(stack.home)}  # fmt: skip
     result = _hpo("sweep", "run", str(path), "--id", "no-dataset", env=env)
     assert result.returncode == 2
     assert "dataset.source: s3://" in result.stderr and "does not exist" in result.stderr

@@ -55,7 +55,8 @@ def test_sweep_run_refuses_a_dataset_bucket_before_starting(tmp_path, stack, tin
     path = tmp_path / "spec.yaml"
     path.write_text(yaml.safe_dump(spec.model_dump(mode="json")))
     env = {**os.environ, "HPO_TEMPORAL_ADDRESS": stack.settings.temporal_address,
-           "HPO_S3_ENDPOINT": stack.settings.s3_endpoint, "HPO_DATASET_BUCKETS": ""}  # fmt: skip
+           "HPO_S3_ENDPOINT": stack.settings.s3_endpoint, "HPO_DATASET_BUCKETS": "",
+           "HPO_HOME": str(stack.home)}  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-m", "hpo.cli", "sweep", "run", str(path), "--id", f"refused-{bucket}"],
         capture_output=True, text=True, env=env, timeout=300,
@@ -80,7 +81,7 @@ def test_sweep_run_refuses_a_dataset_bucket_before_starting(tmp_path, stack, tin
 def test_the_charts_bucket_module_creates_a_bucket_in_a_region(stack):
     bucket = f"hpo-region-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "HPO_S3_ENDPOINT": stack.settings.s3_endpoint, "HPO_S3_BUCKET": bucket,
-           "HPO_S3_REGION": "eu-west-1"}  # fmt: skip
+           "HPO_S3_REGION": "eu-west-1", "HPO_HOME": str(stack.home)}  # fmt: skip
     command = [sys.executable, "-m", "hpo.storage.ensure_bucket", "--wait-seconds", "30"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert first.returncode == 0, first.stderr

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import SecretStr
+
 from hpo.contracts.messages import SweepStatus
 from hpo.contracts.settings import Settings, get_settings
 from hpo.contracts.spec import SpecError, SweepSpec, check_sweep_id, parse_spec
@@ -159,12 +161,18 @@ def _child_env(settings: Settings) -> dict[str, str]:
     """The caller's settings (maybe not the environment's) as the child's environment."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        # The secret (a SecretStr, which prints as "**********") goes by its AWS name below.
-        if name != "s3_secret_key":
-            env[f"HPO_{name.upper()}"] = str(value)
-    # The S3 keys are read from the AWS names first: set those too, so the caller's win.
-    env["AWS_ACCESS_KEY_ID"] = settings.s3_access_key
-    env["AWS_SECRET_ACCESS_KEY"] = settings.s3_secret_key.get_secret_value()
+        field = Settings.model_fields[name]
+        # A setting with other names (the S3 credentials) goes by its first one, the one read
+        # first, so the caller's wins; unset, it is unset in the child too (or the child would
+        # use keys the caller's settings do not have). A SecretStr dumps as "**********": the
+        # real value is read from the settings themselves.
+        choices = getattr(field.validation_alias, "choices", None)
+        names = [str(choice) for choice in choices] if choices else [f"HPO_{name.upper()}"]
+        for variable in names:
+            env.pop(variable, None)
+        real = getattr(settings, name)
+        if real is not None:
+            env[names[0]] = real.get_secret_value() if isinstance(real, SecretStr) else str(value)
     # The Temporal TLS settings by their own rule: unset ones unset, the API key's real value.
     from hpo.connections.temporal_tls import child_environment
 

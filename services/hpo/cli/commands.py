@@ -34,6 +34,7 @@ from hpo.contracts.s3_uri import split_s3_uri
 from hpo.contracts.settings import Settings, dataset_bucket_allowed, dataset_bucket_refusal, temporal_ui_url
 from hpo.contracts.spec import SpecError, SweepSpec, load_spec
 from hpo.results.leaderboard import failures, leaderboard
+from hpo.storage import stack_keys
 from hpo.storage.s3 import ObjectStore, StorageUnavailable
 from hpo.workers.run import WorkerUnhealthy
 from hpo.workers.stack import EmbeddedStack, StackError
@@ -139,6 +140,11 @@ async def check(settings: Settings) -> int:
     console.print(f"Temporal {settings.temporal_address} and S3 {settings.s3_endpoint} are reachable")
     secured = temporal_tls.describe(settings)
     console.print(f"Temporal connection: {secured}; namespace {settings.temporal_namespace}")
+    try:
+        source, access_key = ObjectStore(settings).credential_source()
+    except StorageUnavailable as error:
+        raise UserError(str(error)) from None
+    console.print(f"S3 credentials: {source}, access key id {access_key}")
     return 0
 
 
@@ -154,6 +160,12 @@ def up(settings: Settings, home: Path, ui_port: int | None, training_concurrency
         f"  Temporal  {settings.temporal_address}" + (f"  (UI http://127.0.0.1:{ui_port})" if ui_port else "")
     )
     console.print(f"  S3        {settings.s3_endpoint}  bucket {settings.s3_bucket}")
+    # Clients find the stack's S3 keys through HPO_HOME: say so when it is not this home.
+    elsewhere = stack.home != settings.home.resolve()
+    console.print(
+        f"  S3 keys   {stack_keys.key_file(stack.home)}"
+        + (f"  (other terminals: export HPO_HOME={stack.home})" if elsewhere else "")
+    )
     console.print(
         f"  workers   training ({training_concurrency} at once), sweep; logs in {stack.home / 'logs'}"
     )

@@ -57,15 +57,25 @@ class Settings(BaseSettings):
     s3_endpoint: str = "http://127.0.0.1:8333"
     s3_bucket: str = "hpo"
     s3_region: str = "us-east-1"
-    # Standard AWS names so a Kubernetes Secret or an IAM setup works unchanged.
-    s3_access_key: str = Field(
-        default="hpo-dev", validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "HPO_S3_ACCESS_KEY")
+    # S3 credentials, standard AWS names first so a Kubernetes Secret or an AWS setup works
+    # unchanged. Both keys set: those keys (with the session token, if any). Neither: the stack's
+    # per-home keys (`hpo up`) when HPO_S3_ENDPOINT is that stack's, else boto3's own chain
+    # (profiles, IRSA / web identity, container and instance roles, SSO). hpo.storage.credentials
+    # decides; one key without the other is refused there.
+    s3_access_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_ACCESS_KEY_ID", "HPO_S3_ACCESS_KEY")
     )
-    # A SecretStr: repr/str of the settings, logs and error messages show "**********";
-    # only the boto3 client and a child process's environment read the value.
-    s3_secret_key: SecretStr = Field(
-        default=SecretStr("hpo-dev-secret"),
-        validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "HPO_S3_SECRET_KEY"),
+    # SecretStrs: repr/str of the settings, logs and error messages show "**********"; only the
+    # boto3 session and a child process's environment read the value.
+    s3_secret_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_SECRET_ACCESS_KEY", "HPO_S3_SECRET_KEY")
+    )
+    s3_session_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_SESSION_TOKEN", "HPO_S3_SESSION_TOKEN")
+    )
+    # A named profile of the shared config/credentials files, for the chain (keys win over it).
+    s3_profile: str | None = Field(
+        default=None, validation_alias=AliasChoices("AWS_PROFILE", "HPO_S3_PROFILE")
     )
     # Buckets besides s3_bucket that dataset.source may read (s3://BUCKET/...), comma-separated;
     # "*" allows any bucket the credentials reach. The worker's setting decides what it reads

@@ -19,10 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pydantic import SecretStr
+
 from hpo.connections.temporal_tls import child_environment, without_temporal_security
 from hpo.contracts.search_attributes import DEV_SERVER_FLAGS
 from hpo.contracts.settings import Settings
 from hpo.proc import die_gracefully_with_parent
+from hpo.storage import credentials, stack_keys
+from hpo.storage.stack_keys import StackKeys
 
 READY_TIMEOUT_S = 60.0
 
@@ -91,6 +95,7 @@ class EmbeddedStack:
     temporal_ui_port: int | None = None
     training_concurrency: int = 2
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    keys: StackKeys | None = None  # the home's S3 keys, once the servers started
 
     @classmethod
     def for_home(
@@ -124,8 +129,6 @@ class EmbeddedStack:
                 "HPO_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
                 "HPO_S3_ENDPOINT": self.settings.s3_endpoint,
                 "HPO_S3_BUCKET": self.settings.s3_bucket,
-                "AWS_ACCESS_KEY_ID": self.settings.s3_access_key,
-                "AWS_SECRET_ACCESS_KEY": self.settings.s3_secret_key.get_secret_value(),
                 "HPO_CACHE_DIR": str(self.cache_dir),
                 "HPO_TRAINING_QUEUE": self.settings.training_queue,
                 "HPO_SWEEP_QUEUE": self.settings.sweep_queue,
@@ -133,7 +136,29 @@ class EmbeddedStack:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        # The stack's own S3 keys, under the names SeaweedFS takes its identity from and every
+        # client reads first; none of the caller's (a session token sent with the stack's keys
+        # would be refused).
+        for name in credentials.KEY_VARIABLES:
+            env.pop(name, None)
+        if self.keys is not None:
+            env.update(
+                {"AWS_ACCESS_KEY_ID": self.keys.access_key, "AWS_SECRET_ACCESS_KEY": self.keys.secret_key}
+            )
         return child_environment(env, self.settings)  # none of the caller's Temporal TLS settings
+
+    def _take_home_keys(self) -> None:
+        """This home's S3 keys (made on its first start), for SeaweedFS, the workers and this
+        process's own clients (self.settings), whatever keys the caller's settings held."""
+        self.keys = stack_keys.for_start(self.home, self.settings.s3_endpoint)
+        self.settings = self.settings.model_copy(
+            update={
+                "s3_access_key": self.keys.access_key,
+                "s3_secret_key": SecretStr(self.keys.secret_key),
+                "s3_session_token": None,
+                "s3_profile": None,
+            }
+        )
 
     def _spawn(self, name: str, command: list[str]) -> ManagedProcess:
         logs = self.home / "logs"
@@ -174,6 +199,7 @@ class EmbeddedStack:
                     f"{what} port {host}:{port} is already in use: is another `hpo up` running? "
                     "Stop it, or point HPO_TEMPORAL_ADDRESS / HPO_S3_ENDPOINT at free ports"
                 )
+        self._take_home_keys()  # after the check: a running stack's file keeps its endpoint
         temporal = [
             _binary("temporal"), "server", "start-dev",
             "--ip", t_host, "--port", t_port,
