@@ -30,6 +30,7 @@ from hpo.contracts.messages import (
     SweepRequest,
     SweepStatus,
 )
+from hpo.contracts.pools import UnknownPool, pool_queue
 from hpo.contracts.s3_uri import split_s3_uri
 from hpo.contracts.settings import Settings, dataset_bucket_allowed, dataset_bucket_refusal, temporal_ui_url
 from hpo.contracts.spec import SpecError, SweepSpec, load_spec
@@ -43,8 +44,12 @@ from hpo.workers.stack import EmbeddedStack, StackError
 STATUS_QUERY_TIMEOUT = timedelta(seconds=30)
 
 
-def _queues(settings: Settings) -> Queues:
-    return Queues(training=settings.training_queue, sweep=settings.sweep_queue)
+def _queues(settings: Settings, pool: str | None = None) -> Queues:
+    """The queues a sweep's (or a prediction's) work goes to: its pool's training workers."""
+    try:
+        return Queues(training=pool_queue(settings, pool), sweep=settings.sweep_queue)
+    except UnknownPool as error:
+        raise UserError(str(error)) from None
 
 
 def default_sweep_id(name: str) -> str:
@@ -305,6 +310,7 @@ async def run_and_follow(
     """Check, ship the code, start the sweep and print its progress; its final status (None
     without `wait`). Shared by `hpo sweep run`, `hpo demo` and `hpo.run`."""
     check_task_code(spec)
+    queues = _queues(settings, spec.pool)  # before anything is shipped: an unknown pool stops here
     archive = pack_code(settings, spec)
     client = await preflight(settings, spec)
     prior: list[PriorTrial] = []
@@ -319,9 +325,7 @@ async def run_and_follow(
         prior = warm.prior
     sweep_id = sweep_id or default_sweep_id(spec.name)
     code = upload_code(settings, spec, archive)
-    request = SweepRequest(
-        sweep_id=sweep_id, spec=spec, queues=_queues(settings), code=code, warm_start=prior
-    )
+    request = SweepRequest(sweep_id=sweep_id, spec=spec, queues=queues, code=code, warm_start=prior)
     try:
         handle = await _start_sweep(client, request, settings)
     except WorkflowAlreadyStartedError:
@@ -556,7 +560,7 @@ async def predict(settings: Settings, target: str, texts: list[str]) -> int:
         task=status.spec.task,
         inputs=[_input(text) for text in texts],
         code=status.code,
-        queues=_queues(settings),
+        queues=_queues(settings, status.spec.pool),
     )
     try:
         result: PredictResult = await client.execute_workflow(

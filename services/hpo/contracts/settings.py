@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # Temporal Web UI, for links to sweeps; unset: the embedded stack's on a default address.
     temporal_ui: str = ""
     training_queue: str = TRAINING_QUEUE
+    # Named pools of training workers, comma-separated, the default first (hpo.contracts.pools):
+    # the first polls training_queue, pool NAME polls `<training_queue>-NAME`. Unset: one pool.
+    pools: str = ""
     sweep_queue: str = SWEEP_QUEUE
     # A secured Temporal (TLS, mTLS, Temporal Cloud's API keys); hpo.connections.temporal_tls
     # turns these into the SDK's arguments and checks that they fit together. TLS: unset = on
@@ -91,6 +94,9 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path(f"/tmp/hpo-cache-{os.getuid()}"))
     # Prometheus /metrics port of a worker process; 0 turns the endpoint off.
     metrics_port: int = 0
+    # The address /metrics listens on: loopback unless asked (the chart and the image set
+    # 0.0.0.0, inside the pod's own network, for Prometheus to scrape).
+    metrics_host: str = "127.0.0.1"
     # How long `hpo sweep run` / `watch` keep trying to reach a Temporal server that went away
     # (a restart, a network blip) before giving up; the sweep itself never depends on them.
     reconnect_timeout_s: float = Field(default=600.0, ge=0)

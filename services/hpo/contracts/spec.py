@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hpo.contracts.pools import POOL_NAME
 from hpo.contracts.s3_uri import split_s3_uri
 from hpo.contracts.task_catalog import BUILTIN, TaskInfo, natural_mode, user_task
 
@@ -345,6 +346,8 @@ class SweepSpec(_Strict):
     training: TrainingSpec
     price: PriceSpec | None = None
     budget: BudgetSpec | None = None
+    # The pool of training workers that trains this sweep (hpo.contracts.pools); None: the first.
+    pool: str | None = Field(default=None, pattern=POOL_NAME)
     # Stop bad trials inside their segment, from the curves they report (`pruner: median`).
     pruner: PrunerSpec | None = None
     # Earlier sweeps over a compatible space whose finished trials seed the searcher.

@@ -27,6 +27,7 @@ from hpo.contracts.settings import Settings
 from hpo.proc import die_gracefully_with_parent
 from hpo.storage import credentials, stack_keys
 from hpo.storage.stack_keys import StackKeys
+from hpo.workers.stack_lockdown import seaweed_env, seaweed_flags
 
 READY_TIMEOUT_S = 60.0
 
@@ -96,6 +97,8 @@ class EmbeddedStack:
     training_concurrency: int = 2
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     keys: StackKeys | None = None  # the home's S3 keys, once the servers started
+    # SeaweedFS's own endpoints besides S3, by flag ("filer.port", "filer.port.grpc", ...).
+    s3_internal_ports: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def for_home(
@@ -160,7 +163,8 @@ class EmbeddedStack:
             }
         )
 
-    def _spawn(self, name: str, command: list[str]) -> ManagedProcess:
+    def _spawn(self, name: str, command: list[str], own_env: dict[str, str] | None = None) -> ManagedProcess:
+        """Start `command` with the stack's environment, plus `own_env` for this process only."""
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{name}.log"
@@ -169,7 +173,7 @@ class EmbeddedStack:
                 command,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
-                env=self.env,
+                env={**self.env, **(own_env or {})},
                 # Own session: Ctrl-C reaches `hpo up` only, which stops the children in order.
                 start_new_session=True,
                 # ... and if `hpo up` itself is killed, the children stop too.
@@ -209,23 +213,29 @@ class EmbeddedStack:
             *DEV_SERVER_FLAGS,
         ]  # fmt: skip
         if self.temporal_ui_port:
-            temporal += ["--ui-port", str(self.temporal_ui_port)]
+            # The Web UI fetches a newsfeed from temporal.io unless told not to: nothing calls home.
+            temporal += ["--ui-port", str(self.temporal_ui_port), "--ui-disable-news-fetch"]
         else:
             temporal += ["--headless"]
         managed = self._spawn("temporal", temporal)
         self._wait_port(managed, t_host, int(t_port))
 
-        weed_ports = {flag: free_port() for flag in ("master", "volume", "filer", "admin")}
+        self.s3_internal_ports = {
+            f"{server}.port{kind}": free_port()
+            for server in ("master", "volume", "filer", "admin", "s3")
+            for kind in ("", ".grpc")
+            if server != "s3" or kind
+        }
         (self.home / "s3").mkdir(exist_ok=True)
         weed = [
             _binary("weed"), "mini", f"-dir={self.home / 's3'}",
             f"-ip={s3.hostname}", f"-ip.bind={s3.hostname}",
-            f"-s3.port={s3.port}", f"-s3.port.grpc={free_port()}",
+            f"-s3.port={s3.port}",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false",
+            *seaweed_flags(f"{s3.scheme}://{s3.netloc}"),
         ]  # fmt: skip
-        for flag, port in weed_ports.items():
-            weed += [f"-{flag}.port={port}", f"-{flag}.port.grpc={free_port()}"]
-        managed = self._spawn("s3", weed)
+        weed += [f"-{flag}={port}" for flag, port in self.s3_internal_ports.items()]
+        managed = self._spawn("s3", weed, own_env=seaweed_env(self.home))
         self._wait_port(managed, str(s3.hostname), int(s3.port or 0))
         self._wait_s3_ready()
 
@@ -243,11 +253,15 @@ class EmbeddedStack:
                     raise StackError(f"the S3 server did not become ready: {error}") from None
                 time.sleep(0.5)
 
-    def start_worker(self, kind: str, *extra: str) -> ManagedProcess:
+    def start_worker(
+        self, kind: str, *extra: str, name: str | None = None, env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        """A worker of `kind` (named `<kind>-worker` unless `name` says), with `env` on top of
+        the stack's: another pool's queue and price, say."""
         command = [sys.executable, "-m", "hpo.cli", "worker", kind, *extra]
         if kind == "training":
             command += ["--concurrency", str(self.training_concurrency)]
-        return self._spawn(f"{kind}-worker", command)
+        return self._spawn(name or f"{kind}-worker", command, own_env=env)
 
     def start(self) -> None:
         # Scratch of trial processes that were SIGKILLed last time (their temporary
