@@ -195,8 +195,20 @@ def connection_failure(settings: Settings, error_text: str) -> str:
             f"{where} requires authentication: set {API_KEY_FILE} (or {API_KEY}) to an API key, or "
             f"{CERT} and {KEY} to a client certificate"
         )
-    closed = (
-        "UnexpectedEof" in error_text or "close_notify" in error_text or "CertificateRequired" in error_text
+    # TLS 1.3 servers refuse a client certificate after the handshake: the client then sees the
+    # connection end (an EOF, a broken pipe or reset if it was writing, "connection closed" if
+    # it was waiting for an answer), depending on timing.
+    lowered = error_text.lower()
+    closed = any(
+        sign in lowered
+        for sign in (
+            "unexpectedeof",
+            "close_notify",
+            "certificaterequired",
+            "broken pipe",
+            "connection reset",
+            "connection closed",
+        )
     )
     if tls and (closed or "BadCertificate" in error_text or "handshake" in error_text.lower()):
         if settings.temporal_tls_cert:
@@ -208,7 +220,7 @@ def connection_failure(settings: Settings, error_text: str) -> str:
             f"{where} closed the TLS connection: it requires a client certificate (mTLS); set {CERT} "
             f"and {KEY} (tls.crt and tls.key) to a certificate signed by the CA it trusts"
         )
-    if not tls and ("broken pipe" in error_text or "connection reset" in error_text.lower()):
+    if not tls and closed:
         return (
             f"{where} closed the connection: it probably requires TLS; set {TLS}=true (and {CA} "
             f"for a private CA)"
