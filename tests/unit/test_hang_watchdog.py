@@ -164,7 +164,8 @@ def test_a_hung_command_is_ended_with_its_whole_process_group(tmp_path):
     pids = tmp_path / "pids"
     os.environ["PIDS"] = str(pids)
     try:
-        task = CommandTask([sys.executable, "train.py"], code, stop_grace_s=5)
+        # PIDS reaches the command only because task.env asks for it (an allow-listed environment).
+        task = CommandTask([sys.executable, "train.py"], code, stop_grace_s=5, env=["PIDS"])
         session = make_session(tmp_path)
         with pytest.raises(TrialHung):
             supervised(session, task.train)
