@@ -8,7 +8,7 @@
 # override with KEDA_VERSION=... etc.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-KEDA_VERSION=${KEDA_VERSION:-2.20.2}
+KEDA_VERSION=${KEDA_VERSION:-2.22.0}
 DEVICE_PLUGIN_VERSION=${DEVICE_PLUGIN_VERSION:-0.17.1}
 KPS_VERSION=${KPS_VERSION:-}   # empty: the repository's latest kube-prometheus-stack
 

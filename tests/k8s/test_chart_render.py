@@ -10,6 +10,7 @@ the KEDA objects and the ServiceMonitor against their models (cloudcoil); then t
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import shutil
@@ -97,6 +98,10 @@ def env_of(container: dict[str, Any]) -> dict[str, Any]:
 
 def main_container(pod: dict[str, Any]) -> dict[str, Any]:
     return pod["containers"][0]
+
+
+def chart_values() -> dict[str, Any]:
+    return yaml.safe_load((CHART / "values.yaml").read_text())
 
 
 def hpo_args(container: dict[str, Any]) -> list[str]:
@@ -233,7 +238,7 @@ def test_gpu_training_worker_resources_and_scheduling() -> None:
     # Checkpoint-on-SIGTERM: the trial uploads its checkpoint (~270 MB) before SIGKILL.
     assert pod["terminationGracePeriodSeconds"] >= 300
     assert worker["image"] == "registry.example.com/ml/hpo-training:0.1.0-cuda"
-    assert hpo_args(worker) == ["worker", "training"]
+    assert hpo_args(worker) == ["worker", "training", "--concurrency", "1"]
     # Rolling updates never need a spare GPU.
     assert deploy["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 0
     assert any(v.get("emptyDir", {}).get("medium") == "Memory" for v in pod["volumes"])  # /dev/shm
@@ -475,8 +480,9 @@ def test_no_credentials_inline(scenario: str) -> None:
     docs = documents(scenario)
     secret_values = set()
     for secret in by_kind(docs, "Secret").values():
-        for value in secret.get("data", {}).values():
-            secret_values.add(base64.b64decode(value).decode())
+        for key, value in secret.get("data", {}).items():
+            if key not in ("AWS_ACCESS_KEY_ID", "rootUser"):  # user names, not secrets
+                secret_values.add(base64.b64decode(value).decode())
     secretish = re.compile(r"(SECRET|PASSWORD|PASSWD|PWD|TOKEN|ACCESS_KEY|API_KEY)", re.I)
     for owner, pod in pod_specs(docs):
         for container in containers(pod):
@@ -488,8 +494,7 @@ def test_no_credentials_inline(scenario: str) -> None:
                     assert "secretKeyRef" in entry["valueFrom"], (owner, entry["name"])
     others = yaml.safe_dump_all([d for d in docs if d["kind"] != "Secret"])
     for value in secret_values:
-        if len(value) >= 8:  # the generated keys; the access key id alone is not a secret
-            assert value not in others
+        assert len(value) >= 32 and value not in others  # the generated keys
 
 
 def test_s3_secret_generated_once_and_kept() -> None:
@@ -499,11 +504,19 @@ def test_s3_secret_generated_once_and_kept() -> None:
     assert s3["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     assert len(base64.b64decode(s3["data"]["AWS_SECRET_ACCESS_KEY"])) == 40
     assert secrets["hpo-temporal-postgresql"]["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
-    template = (CHART / "templates" / "secret-s3.yaml").read_text()
-    assert 'lookup "v1" "Secret"' in template  # upgrades read the existing key back
-    # MinIO's root credentials are that same Secret.
+    root = secrets["hpo-minio-root"]
+    assert root["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert len(base64.b64decode(root["data"]["rootPassword"])) == 40
+    assert root["data"]["rootPassword"] != s3["data"]["AWS_SECRET_ACCESS_KEY"]
+    for name in ("secret-s3.yaml", "secret-minio-root.yaml"):
+        template = (CHART / "templates" / name).read_text()
+        assert 'lookup "v1" "Secret"' in template  # upgrades read the existing key back
+    # MinIO's root credentials are a Secret of their own, not the workers' keys.
     minio = main_container(by_kind(docs, "StatefulSet")["hpo-minio"]["spec"]["template"]["spec"])
-    assert env_of(minio)["MINIO_ROOT_PASSWORD"]["secretKeyRef"]["name"] == "hpo-s3"
+    assert env_of(minio)["MINIO_ROOT_PASSWORD"]["secretKeyRef"] == {
+        "name": "hpo-minio-root",
+        "key": "rootPassword",
+    }
 
 
 def test_existing_secret_and_external_servers() -> None:
@@ -572,10 +585,63 @@ def test_network_policies() -> None:
     assert "Egress" in workers["policyTypes"]
     egress_ports = {p["port"] for rule in workers["egress"] for p in rule.get("ports", [])}
     assert egress_ports == {53, 7233, 9000}
+    # DNS only to the cluster DNS pods, not to port 53 anywhere.
+    for rule in workers["egress"]:
+        assert rule.get("to"), rule
+    (dns,) = [r for r in workers["egress"] if {p["port"] for p in r["ports"]} == {53}]
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
     assert set(policies) == {"hpo-workers", "hpo-temporal", "hpo-temporal-postgresql", "hpo-minio"}
     # External endpoints with no egressTo: egress is not restricted (it could not be known).
     ext = by_kind(documents("external"), "NetworkPolicy")["hpo-workers"]["spec"]
     assert "Egress" in ext["policyTypes"] and {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]} in ext["egress"]
+
+
+def _role_verbs(docs: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    (role,) = by_kind(docs, "Role").values()
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_launcher_role_cannot_reach_secrets(scenario: str) -> None:
+    """Launching needs no Kubernetes write access: nothing that makes a pod (which could mount
+    any Secret), no Secrets, no exec; port-forward only where rbac.portForward asks for it."""
+    docs = documents(scenario)
+    verbs = _role_verbs(docs)
+    writes = {(g, r, v) for g, r, v in verbs if v not in ("get", "list", "watch")}
+    forward = (
+        yaml.safe_load(Path(values_file(scenario)).read_text()).get("rbac", {}).get("portForward", False)
+    )
+    assert writes == ({("", "pods/portforward", "create")} if forward else set()), writes
+    pod_makers = {
+        "pods",
+        "jobs",
+        "cronjobs",
+        "deployments",
+        "replicasets",
+        "statefulsets",
+        "daemonsets",
+        "pods/exec",
+    }
+    assert not any(r in pod_makers and v in ("create", "update", "patch") for _, r, v in verbs)
+    assert not any(
+        r in ("secrets", "*", "pods/exec", "pods/attach") or v in ("*", "escalate", "bind", "impersonate")
+        for _, r, v in verbs
+    )
+    assert ("batch", "cronjobs", "get") in verbs and ("", "pods/log", "get") in verbs
+    (role,) = by_kind(docs, "Role").values()
+    (configmaps,) = [rule for rule in role["rules"] if "configmaps" in rule["resources"]]
+    assert configmaps["resourceNames"] == ["hpo-sweeps"] and configmaps["verbs"] == ["get"]
 
 
 def test_service_account_and_rbac_are_minimal() -> None:
@@ -583,17 +649,6 @@ def test_service_account_and_rbac_are_minimal() -> None:
     (account,) = by_kind(docs, "ServiceAccount").values()
     assert account["automountServiceAccountToken"] is False
     (role,) = by_kind(docs, "Role").values()
-    verbs = {
-        (group, resource, verb)
-        for rule in role["rules"]
-        for group in rule["apiGroups"]
-        for resource in rule["resources"]
-        for verb in rule["verbs"]
-    }
-    assert ("batch", "jobs", "create") in verbs and ("batch", "cronjobs", "get") in verbs
-    assert not any(
-        resource in ("secrets", "*") or verb in ("*", "escalate", "bind") for _, resource, verb in verbs
-    )
     (binding,) = by_kind(docs, "RoleBinding").values()
     assert binding["subjects"] == [
         {"kind": "Group", "name": "ml-team", "apiGroup": "rbac.authorization.k8s.io"}
@@ -617,6 +672,246 @@ def test_notes_tell_the_next_command() -> None:
     notes = out[out.index("NOTES:") :]
     assert f"kubectl -n {NAMESPACE} create job sweep --from=cronjob/ladder" in notes
     assert f"helm -n {NAMESPACE} test {RELEASE}" in notes
+
+
+# --- pools of training workers ---------------------------------------------------------------
+
+
+def _hpo_containers(docs: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for owner, pod in pod_specs(docs):
+        for container in containers(pod):
+            if "HPO_TEMPORAL_ADDRESS" in env_of(container):
+                yield owner, container
+
+
+def test_two_pools_two_deployments_on_two_queues() -> None:
+    docs = documents("pools")
+    deploys, scaled = by_kind(docs, "Deployment"), by_kind(docs, "ScaledObject")
+    pools = {"hpo-training-worker": "hpo-training", "hpo-training-worker-a100x2": "hpo-training-a100x2"}
+    assert pools.keys() <= deploys.keys() and set(scaled) == set(pools)
+    for name, queue in pools.items():
+        pod = deploys[name]["spec"]["template"]["spec"]
+        assert env_of(main_container(pod))["HPO_TRAINING_QUEUE"] == queue
+        (trigger,) = scaled[name]["spec"]["triggers"]
+        assert scaled[name]["spec"]["scaleTargetRef"]["name"] == name
+        assert trigger["metadata"]["taskQueue"] == queue
+    default = main_container(deploys["hpo-training-worker"]["spec"]["template"]["spec"])
+    a100_pod = deploys["hpo-training-worker-a100x2"]["spec"]["template"]["spec"]
+    a100 = main_container(a100_pod)
+    # Prices, currencies and accelerators per trial: 2 GPUs / concurrency 2 = 1 per trial.
+    assert (env_of(default)["HPO_PRICE_PER_HOUR"], env_of(default)["HPO_CURRENCY"]) == ("1.2", "USD")
+    assert (env_of(a100)["HPO_PRICE_PER_HOUR"], env_of(a100)["HPO_CURRENCY"]) == ("3.5", "USD")
+    assert (
+        env_of(default)["HPO_ACCELERATORS_PER_TRIAL"] == "1"
+        and env_of(a100)["HPO_ACCELERATORS_PER_TRIAL"] == "1"
+    )
+    assert hpo_args(a100) == ["worker", "training", "--concurrency", "2"]
+    assert a100["resources"]["limits"] == {"memory": "96Gi", "nvidia.com/gpu": 2}
+    # A pool's nodeSelector replaces the default one; unset keys (tolerations) are inherited.
+    assert a100_pod["nodeSelector"] == {"hpo/pool": "a100"}
+    assert a100_pod["tolerations"] == chart_values()["trainingWorker"]["tolerations"]
+    # Map settings merge key by key: maxReplicas and keepAlive from the pool, the rest inherited.
+    meta = {n: s["spec"]["triggers"][0]["metadata"] for n, s in scaled.items()}
+    assert scaled["hpo-training-worker-a100x2"]["spec"]["maxReplicaCount"] == 2
+    assert scaled["hpo-training-worker"]["spec"]["maxReplicaCount"] == 4
+    assert "includeRunningWorkflowCount" in meta["hpo-training-worker"]
+    assert "includeRunningWorkflowCount" not in meta["hpo-training-worker-a100x2"]
+    # Every hpo container (sweep worker, sweep jobs, helm test, workers) knows the pools, default first.
+    owners = {owner for owner, _ in _hpo_containers(docs)}
+    assert {"hpo-sweep-worker", "ladder", "hpo-test-connection", *pools} <= owners
+    for owner, container in _hpo_containers(docs):
+        assert env_of(container)["HPO_POOLS"] == "default,a100x2", owner
+        if owner not in pools:
+            assert env_of(container)["HPO_TRAINING_QUEUE"] == "hpo-training", owner
+    # Each pool's PDB selects its own pods only; the metrics Service selects both pools.
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    assert {"hpo-training-worker", "hpo-training-worker-a100x2", "hpo-sweep-worker"} == set(pdbs)
+    service = by_kind(docs, "Service")["hpo-training-worker-metrics"]["spec"]["selector"]
+    for name in pools:
+        assert service.items() <= deploys[name]["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_pool_order_and_names_follow_the_values() -> None:
+    pools = '[{"name":"l4"},{"name":"default","gpus":0}]'
+    docs = documents("default", "--set-json", f"trainingWorkers={pools}")
+    deploys = by_kind(docs, "Deployment")
+    for _owner, container in _hpo_containers(docs):
+        assert env_of(container)["HPO_POOLS"] == "l4,default"
+    # The first pool polls the base queue, whatever its name; "default" keeps the 0.1 Deployment name.
+    assert (
+        env_of(main_container(deploys["hpo-training-worker-l4"]["spec"]["template"]["spec"]))[
+            "HPO_TRAINING_QUEUE"
+        ]
+        == "hpo-training"
+    )
+    cpu = main_container(deploys["hpo-training-worker"]["spec"]["template"]["spec"])
+    assert env_of(cpu)["HPO_TRAINING_QUEUE"] == "hpo-training-default"
+    assert (
+        env_of(cpu)["HPO_ACCELERATORS_PER_TRIAL"] == "1"
+        and "nvidia.com/gpu" not in cpu["resources"]["limits"]
+    )
+
+
+def test_single_training_worker_is_the_default_pool() -> None:
+    """Values from before pools render the same Deployment, now with HPO_POOLS and the GPUs per trial."""
+    docs = documents("default", "--set", "trainingWorker.gpus=2")
+    deploys = by_kind(docs, "Deployment")
+    assert [n for n in deploys if n.startswith("hpo-training-worker")] == ["hpo-training-worker"]
+    deploy = deploys["hpo-training-worker"]
+    assert deploy["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "training-worker"
+    env = env_of(main_container(deploy["spec"]["template"]["spec"]))
+    assert env["HPO_POOLS"] == "default" and env["HPO_ACCELERATORS_PER_TRIAL"] == "2"
+    # A 2-GPU limit written in resources counts the same as `gpus`.
+    docs = documents(
+        "default", "--set", "trainingWorker.gpus=0", "--set-json",
+        'trainingWorker.resources={"limits":{"memory":"8Gi","nvidia.com/gpu":4}}',
+        "--set", "trainingWorker.concurrency=2",
+    )  # fmt: skip
+    env = env_of(
+        main_container(by_kind(docs, "Deployment")["hpo-training-worker"]["spec"]["template"]["spec"])
+    )
+    assert env["HPO_ACCELERATORS_PER_TRIAL"] == "2"
+
+
+def _render_fails(*args: str) -> str:
+    proc = run(_tool("helm"), "template", RELEASE, str(CHART), *args, check=False)
+    assert proc.returncode != 0, args
+    return proc.stderr
+
+
+def test_pool_values_that_cannot_work_fail_the_render() -> None:
+    assert "do not divide among concurrency 2" in _render_fails(
+        "--set-json", 'trainingWorkers=[{"name":"default","gpus":3,"concurrency":2}]'
+    )
+    assert "two pools are named" in _render_fails("--set-json", 'trainingWorkers=[{"name":"a"},{"name":"a"}]')
+    assert "trainingWorkers/0" in _render_fails("--set-json", 'trainingWorkers=[{"gpus":1}]')
+    assert "trainingWorkers/0/name" in _render_fails("--set-json", 'trainingWorkers=[{"name":"Bad_Name"}]')
+    assert "trainingWorker" in _render_fails("--set", "trainingWorker.name=x")
+
+
+# --- least privilege and stable renders ------------------------------------------------------
+
+
+def test_hpo_pods_use_a_scoped_minio_user_never_the_root() -> None:
+    docs = documents("default")
+    (job,) = by_kind(docs, "Job").values()
+    assert job["metadata"]["name"].startswith("hpo-minio-user-setup-")
+    mc = main_container(job["spec"]["template"]["spec"])
+    env = env_of(mc)
+    assert env["ROOT_PASSWORD"]["secretKeyRef"]["name"] == "hpo-minio-root"
+    assert env["HPO_SECRET_KEY"]["secretKeyRef"] == {"name": "hpo-s3", "key": "AWS_SECRET_ACCESS_KEY"}
+    assert mc["image"] == chart_values()["minio"]["image"]  # it ships mc
+    script = mc["args"][0]
+    for step in ("mc admin policy create root", "mc admin user add root", "mc admin policy attach root"):
+        assert step in script
+    assert "$(" not in script  # Kubernetes would expand it as a variable reference
+    policy = json.loads(env["POLICY"])
+    resources = {r for s in policy["Statement"] for r in s["Resource"]}
+    assert resources == {"arn:aws:s3:::hpo", "arn:aws:s3:::hpo/*"}
+    # Only MinIO and the setup Job see the root Secret.
+    root_users = {
+        owner
+        for owner, pod in pod_specs(docs)
+        for c in containers(pod)
+        for e in c.get("env", [])
+        if e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "hpo-minio-root"
+    }
+    assert root_users == {"hpo-minio", job["metadata"]["name"]}
+    for owner, container in _hpo_containers(docs):
+        assert env_of(container)["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["name"] == "hpo-s3", owner
+    assert base64.b64decode(by_kind(docs, "Secret")["hpo-s3"]["data"]["AWS_ACCESS_KEY_ID"]) == b"hpo-workers"
+    # Dataset buckets are read-only in the policy.
+    docs = documents("default", "--set", "s3.datasetBuckets={corpora}")
+    (job,) = by_kind(docs, "Job").values()
+    statements = json.loads(env_of(main_container(job["spec"]["template"]["spec"]))["POLICY"])["Statement"]
+    (read,) = [s for s in statements if "arn:aws:s3:::corpora" in s["Resource"]]
+    assert "s3:PutObject" not in read["Action"] and "s3:*" not in read["Action"]
+
+
+def test_irsa_renders_no_key_secret() -> None:
+    docs = documents("irsa")
+    assert not by_kind(docs, "Secret") and not by_kind(docs, "Job")
+    for owner, container in _hpo_containers(docs):
+        assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env_of(container)), owner
+    assert "does not work with the in-chart MinIO" in _render_fails("--set", "s3.credentials=none")
+
+
+def test_external_endpoints_get_their_own_egress_rules() -> None:
+    workers = by_kind(documents("irsa"), "NetworkPolicy")["hpo-workers"]["spec"]
+    assert "Egress" in workers["policyTypes"]
+    rules = {
+        tuple(p["port"] for p in r["ports"]): [
+            peer["ipBlock"]["cidr"] for peer in r["to"] if "ipBlock" in peer
+        ]
+        for r in workers["egress"]
+    }
+    assert rules[(7233,)] == ["10.20.0.0/16"]
+    assert rules[(443,)] == ["52.218.0.0/17", "3.5.64.0/21"]
+    assert all(r.get("to") for r in workers["egress"])  # nothing goes anywhere
+    # Only one endpoint known: egress stays open rather than cutting the other off.
+    half = by_kind(documents("irsa", "--set-json", "networkPolicy.egress.s3.cidrs=[]"), "NetworkPolicy")
+    assert "Egress" not in half["hpo-workers"]["spec"]["policyTypes"]
+
+
+def test_existing_secrets_make_renders_byte_identical() -> None:
+    helm = _tool("helm")
+    args = [helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE]
+    gitops = [run(*args, "-f", values_file("gitops")).stdout for _ in range(2)]
+    assert gitops[0] == gitops[1]
+    docs = [d for d in yaml.safe_load_all(gitops[0]) if d]
+    assert not by_kind(docs, "Secret")  # every password comes from the named Secrets
+    # Without them each render generates new passwords, as the chart README warns.
+    generated = [run(*args).stdout for _ in range(2)]
+    assert generated[0] != generated[1]
+
+
+def test_image_digest_pins_the_image() -> None:
+    docs = documents("gitops")
+    images = {
+        c["image"] for _o, pod in pod_specs(docs) for c in containers(pod) if "hpo-worker" in c["image"]
+    }
+    assert images == {"hpo-worker@sha256:" + "0123456789abcdef" * 4}
+    assert "images/worker/digest" in _render_fails("--set", "images.worker.digest=sha256:abc")
+    assert "minio/image" in _render_fails("--set", "minio.image=minio/minio@sha256:nothex")
+
+
+# --- KEDA version ------------------------------------------------------------------------------
+
+# Oldest KEDA whose Temporal scaler knows each metadata field (keda.sh/docs/<version>/scalers/temporal).
+TEMPORAL_SCALER_FIELDS = {
+    **dict.fromkeys(("endpoint", "namespace", "taskQueue", "queueTypes", "targetQueueSize"), (2, 17)),
+    **dict.fromkeys(("activationTargetQueueSize",), (2, 17)),
+    **dict.fromkeys(("includeRunningWorkflowCount", "workflowTaskQueueForCount"), (2, 22)),
+}
+KEDA_MENTION = re.compile(r"KEDA\s*(?:≥|>=|<|older than)\s*(\d+\.\d+)", re.I)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_one_keda_version_stated_installed_and_needed() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    minimum = _version(chart["annotations"]["hpo/keda-min-version"])
+    mentions = []
+    for path in [
+        CHART / "README.md",
+        CHART / "values.yaml",
+        REPO / "README.md",
+        *sorted((REPO / "k8s").rglob("*")),
+    ]:
+        if path.is_file():
+            mentions += [(path.name, m) for m in KEDA_MENTION.findall(path.read_text())]
+    assert len(mentions) >= 4 and {_version(m) for _p, m in mentions} == {minimum}, mentions
+    installed = re.search(r"KEDA_VERSION:-([0-9.]+)", (REPO / "k8s" / "install-addons.sh").read_text())
+    assert installed and _version(installed.group(1))[:2] >= minimum
+    used = set()
+    for scenario in SCENARIOS:
+        for scaled in by_kind(documents(scenario), "ScaledObject").values():
+            for trigger in scaled["spec"]["triggers"]:
+                used |= set(trigger["metadata"])
+    assert used <= TEMPORAL_SCALER_FIELDS.keys(), used - TEMPORAL_SCALER_FIELDS.keys()
+    assert max(TEMPORAL_SCALER_FIELDS[f] for f in used) == minimum
 
 
 if __name__ == "__main__":

@@ -53,13 +53,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Image reference of an hpo image; pass (dict "ctx" $ "image" .Values.images.worker). */}}
+{{/*
+Image reference of an hpo image; pass (dict "ctx" $ "image" .Values.images.worker). A digest
+pins the image: `repository@sha256:...`, the tag left out (a tag next to a digest is ignored by
+the runtime, so writing it would only mislead).
+*/}}
 {{- define "hpo.image" -}}
-{{- $tag := default .ctx.Chart.AppVersion .image.tag }}
+{{- $repository := .image.repository }}
 {{- if .ctx.Values.images.registry }}
-{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.images.registry) .image.repository $tag }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .ctx.Values.images.registry) .image.repository }}
+{{- end }}
+{{- if .image.digest }}
+{{- printf "%s@%s" $repository .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .image.repository $tag }}
+{{- printf "%s:%s" $repository (default .ctx.Chart.AppVersion .image.tag) }}
 {{- end }}
 {{- end }}
 
@@ -92,9 +99,24 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* Secret holding the S3 credentials. */}}
+{{/* Secret holding the hpo pods' S3 credentials (with MinIO: the scoped MinIO user's keys). */}}
 {{- define "hpo.s3SecretName" -}}
 {{- default (printf "%s-s3" (include "hpo.fullname" .)) .Values.s3.existingSecret }}
+{{- end }}
+
+{{/* Whether the hpo pods get S3 keys from a Secret ("secret") or none at all ("none": boto3's chain). */}}
+{{- define "hpo.s3Keys" -}}
+{{- if eq .Values.s3.credentials "secret" }}true
+{{- else if .Values.minio.enabled }}
+{{- fail "s3.credentials=none (no S3 keys, IRSA / workload identity) does not work with the in-chart MinIO, which only knows its own users: set minio.enabled=false with s3.endpoint, or s3.credentials=secret" }}
+{{- else if .Values.s3.existingSecret }}
+{{- fail "s3.existingSecret is set but s3.credentials is none, so no pod would read it: remove one of them" }}
+{{- end }}
+{{- end }}
+
+{{/* Secret holding MinIO's root credentials: mounted by MinIO and its user-setup Job only. */}}
+{{- define "hpo.minioRootSecretName" -}}
+{{- default (printf "%s-minio-root" (include "hpo.fullname" .)) .Values.minio.existingRootSecret }}
 {{- end }}
 
 {{/* Secret holding the PostgreSQL password of the in-chart Temporal. */}}
@@ -108,28 +130,115 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-Whether the KEDA ScaledObject is rendered: "auto" asks the cluster (helm install/upgrade
-see the live API; `helm template` needs `--api-versions keda.sh/v1alpha1`).
+Whether a pool's KEDA ScaledObject is rendered; pass (dict "ctx" $ "pool" $pool). "auto" asks
+the cluster (helm install/upgrade see the live API; `helm template` needs
+`--api-versions keda.sh/v1alpha1`).
 */}}
-{{- define "hpo.kedaEnabled" -}}
-{{- $mode := toString .Values.trainingWorker.autoscaling.enabled }}
+{{- define "hpo.kedaEnabledFor" -}}
+{{- $mode := toString .pool.autoscaling.enabled }}
 {{- if eq $mode "true" }}true
-{{- else if and (eq $mode "auto") (.Capabilities.APIVersions.Has "keda.sh/v1alpha1") }}true
+{{- else if and (eq $mode "auto") (.ctx.Capabilities.APIVersions.Has "keda.sh/v1alpha1") }}true
+{{- end }}
+{{- end }}
+
+{{/* Whether any pool is scaled by KEDA. */}}
+{{- define "hpo.kedaEnabled" -}}
+{{- range (include "hpo.pools" . | fromJsonArray) }}
+{{- if include "hpo.kedaEnabledFor" (dict "ctx" $ "pool" .) }}true{{ break }}{{ end }}
 {{- end }}
 {{- end }}
 
 {{/*
+The training-worker pools as a JSON list, the default pool first: each `trainingWorkers` entry
+over the `trainingWorker` defaults (nested maps such as pricing and autoscaling key by key;
+the keys in $whole as a whole, since half of one nodeSelector and half of another schedules
+nowhere), or the one pool "default" of `trainingWorker` alone. Each pool also carries what the
+templates derive from it: _deployment, _component, _queue, _gpus, _acceleratorsPerTrial.
+The pool named "default" keeps the names of the chart before pools (Deployment
+<release>-training-worker, component training-worker), so an upgrade keeps its workers.
+*/}}
+{{- define "hpo.pools" -}}
+{{- $whole := list "resources" "nodeSelector" "tolerations" "affinity" "podAnnotations" }}
+{{- $entries := .Values.trainingWorkers | default (list (dict "name" "default")) }}
+{{- $pools := list }}
+{{- $seen := dict }}
+{{- range $i, $entry := $entries }}
+{{- $name := required (printf "trainingWorkers[%d] needs a name (the first pool is the default: call it \"default\" to keep the Deployment %s-training-worker)" $i (include "hpo.fullname" $)) $entry.name }}
+{{- if hasKey $seen $name }}
+{{- fail (printf "trainingWorkers: two pools are named %q; each pool needs its own name" $name) }}
+{{- end }}
+{{- $_ := set $seen $name true }}
+{{- $pool := deepCopy $.Values.trainingWorker }}
+{{- range $key, $value := $entry }}
+{{- $default := index $pool $key }}
+{{- if and (kindIs "map" $value) (kindIs "map" $default) (not (has $key $whole)) }}
+{{- $merged := deepCopy $default }}
+{{- range $k, $v := $value }}{{ $_ := set $merged $k $v }}{{ end }}
+{{- $_ := set $pool $key $merged }}
+{{- else }}
+{{- $_ := set $pool $key $value }}
+{{- end }}
+{{- end }}
+{{- $suffix := ternary "" (printf "-%s" $name) (eq $name "default") }}
+{{- $_ := set $pool "_deployment" (printf "%s-training-worker%s" (include "hpo.fullname" $) $suffix | trunc 63 | trimSuffix "-") }}
+{{- $_ := set $pool "_component" (printf "training-worker%s" $suffix) }}
+{{- $_ := set $pool "_queue" (ternary $.Values.queues.training (printf "%s-%s" $.Values.queues.training $name) (eq $i 0)) }}
+{{- /* GPUs: `gpus`, or the GPU resource's limit when `resources` names it. */}}
+{{- $gpus := int $pool.gpus }}
+{{- $limit := index (default (dict) (default (dict) $pool.resources).limits) $pool.gpuResourceName }}
+{{- if not (kindIs "invalid" $limit) }}
+{{- if and (gt $gpus 0) (ne $gpus (int $limit)) }}
+{{- fail (printf "training-worker pool %q: gpus is %d but resources.limits[%q] is %v; set one of them" $name $gpus $pool.gpuResourceName $limit) }}
+{{- end }}
+{{- $gpus = int $limit }}
+{{- end }}
+{{- $concurrency := int $pool.concurrency }}
+{{- if lt $concurrency 1 }}
+{{- fail (printf "training-worker pool %q: concurrency is %d, must be at least 1" $name $concurrency) }}
+{{- end }}
+{{- if and (gt $gpus 0) (ne (mod $gpus $concurrency) 0) }}
+{{- fail (printf "training-worker pool %q: %d %s per worker do not divide among concurrency %d trials; each trial holds a whole number of GPUs (HPO_ACCELERATORS_PER_TRIAL = GPUs / concurrency): set gpus to a multiple of concurrency" $name $gpus $pool.gpuResourceName $concurrency) }}
+{{- end }}
+{{- $_ := set $pool "_gpus" $gpus }}
+{{- $_ := set $pool "_acceleratorsPerTrial" (ternary (div $gpus $concurrency) 1 (gt $gpus 0)) }}
+{{- $pools = append $pools $pool }}
+{{- end }}
+{{- toJson $pools }}
+{{- end }}
+
+{{/* Components of every pod that runs hpo (network policies select them). */}}
+{{- define "hpo.hpoComponents" -}}
+{{- $components := list "sweep-worker" "sweep" "test" }}
+{{- range (include "hpo.pools" . | fromJsonArray) }}
+{{- $components = append $components ._component }}
+{{- end }}
+{{- if .Values.minio.enabled }}
+{{- $components = append $components "minio-setup" }}
+{{- end }}
+{{- toJson $components }}
+{{- end }}
+
+{{/*
 Environment of every hpo container: process settings only (services/hpo/settings.py);
-credentials come from the Secret by reference, never as values.
+credentials come from the Secret by reference, never as values. Pass the root context; a
+training worker of a pool passes (dict "ctx" $ "trainingQueue" <its queue>) to `hpo.envFor`.
 */}}
 {{- define "hpo.env" -}}
+{{- include "hpo.envFor" (dict "ctx" . "trainingQueue" .Values.queues.training) }}
+{{- end }}
+
+{{- define "hpo.envFor" -}}
+{{- with .ctx }}
 - name: HPO_TEMPORAL_ADDRESS
   value: {{ include "hpo.temporalAddress" . | quote }}
 - name: HPO_TEMPORAL_NAMESPACE
   value: {{ .Values.temporal.namespace | quote }}
 {{- include "hpo.temporalTlsEnv" . }}
 - name: HPO_TRAINING_QUEUE
-  value: {{ .Values.queues.training | quote }}
+  value: {{ $.trainingQueue | quote }}
+# The pools, the default first: `hpo sweep run` and the sweep worker send a spec's `pool:` to its queue.
+- name: HPO_POOLS
+  value: {{ include "hpo.poolNames" . | quote }}
 - name: HPO_SWEEP_QUEUE
   value: {{ .Values.queues.sweep | quote }}
 - name: HPO_S3_ENDPOINT
@@ -140,6 +249,7 @@ credentials come from the Secret by reference, never as values.
   value: {{ .Values.s3.region | quote }}
 - name: HPO_DATASET_BUCKETS
   value: {{ join "," .Values.s3.datasetBuckets | quote }}
+{{- if include "hpo.s3Keys" . }}
 - name: AWS_ACCESS_KEY_ID
   valueFrom:
     secretKeyRef:
@@ -150,6 +260,7 @@ credentials come from the Secret by reference, never as values.
     secretKeyRef:
       name: {{ include "hpo.s3SecretName" . }}
       key: {{ .Values.s3.secretAccessKeyKey }}
+{{- end }}
 - name: HPO_CACHE_DIR
   value: /var/cache/hpo
 - name: HPO_METRICS_PORT
@@ -167,6 +278,14 @@ credentials come from the Secret by reference, never as values.
 {{- with .Values.common.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* HPO_POOLS: the pools' names, comma-separated, the default first. */}}
+{{- define "hpo.poolNames" -}}
+{{- $names := list }}
+{{- range (include "hpo.pools" . | fromJsonArray) }}{{ $names = append $names .name }}{{ end }}
+{{- join "," $names }}
 {{- end }}
 
 {{/*
