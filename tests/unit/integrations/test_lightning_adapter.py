@@ -4,6 +4,7 @@ checkpoint ends with exactly the uninterrupted run's metrics; mistakes are named
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import warnings
 from pathlib import Path
@@ -15,12 +16,17 @@ pytest.importorskip("lightning", reason="Lightning is in hpo's integrations extr
 pytest.importorskip("torchdata", reason="torchdata is in hpo's integrations extra")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "examples" / "lightning"))
-import train as example
-from test_trial_api import FolderSession
+# The example under a name of its own: a module called `train` in sys.modules would stand in
+# for other tests' `train` modules (the collection imports every test module first).
+_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "lightning" / "train.py"
+_loader = importlib.util.spec_from_file_location("hpo_lightning_example_train", _EXAMPLE)
+assert _loader is not None and _loader.loader is not None
+example = importlib.util.module_from_spec(_loader)
+_loader.loader.exec_module(example)
+from test_trial_api import FolderSession  # noqa: E402
 
-from hpo.integrations.lightning import resume_from, trainer_arguments, validation
-from hpo.trial import Trial
+from hpo.integrations.lightning import resume_from, trainer_arguments, validation  # noqa: E402
+from hpo.trial import Trial  # noqa: E402
 
 PARAMS = {"lr": 0.01, "weight_decay": 0.01, "dropout": 0.2, "batch_size": 32}
 CONFIG = {"rows": 1600, "features": 8}  # 50 batches an epoch
