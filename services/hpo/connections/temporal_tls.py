@@ -13,8 +13,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from temporalio.service import TLSConfig
+if TYPE_CHECKING:  # imported where used: hpo.run's script must not load the SDK's bridge
+    from temporalio.service import TLSConfig
 
 from hpo.contracts.settings import Settings
 
@@ -93,6 +95,8 @@ def security(settings: Settings, contents: Mapping[str, bytes]) -> TemporalSecur
     api_key = _api_key(settings, files, contents)
     if not tls_enabled(settings):
         return TemporalSecurity(tls=False, api_key=api_key)
+    from temporalio.service import TLSConfig
+
     config = TLSConfig(
         server_root_ca_cert=contents.get(CA),
         domain=settings.temporal_tls_server_name or None,
