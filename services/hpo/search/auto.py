@@ -28,6 +28,9 @@ GP_MAX_TRIALS = 200
 GP_MAX_CATEGORICAL_SHARE = 0.5
 GP_MAX_PARAMS = 20
 GP_MAX_CONCURRENT = 8
+#: What ``auto`` adds when it picks TPE: options whose defaults stay as they were so that sweeps
+#: recorded before them replay unchanged (see tpe.py), while a new choice of ``auto`` gets them.
+NEW_TPE_OPTIONS = {"categorical_moves": True}
 
 
 def choose_searcher(space: Space, num_trials: int | None, max_concurrent: int = 1) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from .auto import choose_searcher
+from .auto import NEW_TPE_OPTIONS, choose_searcher
 from .checks import shown
 from .fifo import FIFOScheduler
 from .grid import GridSearcher
@@ -109,7 +109,12 @@ def build_scheduler(
         "max_concurrent": max_concurrent,
     }
     if algorithm not in MULTI_FIDELITY:
+        chosen_by_auto = algorithm == "auto"
         algorithm = resolve_auto(algorithm, parsed, num_trials, max_concurrent)
+        if chosen_by_auto and algorithm == "tpe":
+            # Only an unresolved ``auto`` (ask/tell, new sweeps) gets them: a sweep spec resolves
+            # ``auto`` once when submitted, so a recorded one arrives here as "tpe", unchanged.
+            options = NEW_TPE_OPTIONS | options
         for field, value in (("max_fidelity", max_fidelity), ("min_fidelity", min_fidelity)):
             if value is not None:
                 raise ValueError(f"{field} is only used by {', '.join(MULTI_FIDELITY)}, not {algorithm}")

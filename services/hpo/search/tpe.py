@@ -42,6 +42,7 @@ TPE_OPTIONS = {
     "random_fraction",
     "local_fraction",
     "local_scale",
+    "categorical_moves",
 }
 _LOCAL_TOP = 5  # the incumbent and the runners-up whose spread sizes a local step
 # Upper bounds that keep one proposal cheap inside a workflow task: a proposal costs about
@@ -80,6 +81,7 @@ class TPESearcher(Searcher):
         random_fraction: float = 0.0,
         local_fraction: float = 0.3,
         local_scale: float = 0.5,
+        categorical_moves: bool = False,
     ) -> None:
         super().__init__(space)
         self.n_startup_trials = _check("n_startup_trials", n_startup_trials, int, 1, MAX_TRIALS_OPTION)
@@ -101,9 +103,16 @@ class TPESearcher(Searcher):
         self.random_fraction = _check("random_fraction", random_fraction, float, 0.0, 1.0)
         self.local_fraction = _check("local_fraction", local_fraction, float, 0.0, 1.0)
         self.local_scale = _check("local_scale", local_scale, float, 0.0, MAX_LOCAL_SCALE)
+        # Off by default so that sweeps recorded before it keep proposing what they proposed;
+        # new sweeps get it from search/auto.py (NEW_TPE_OPTIONS), see _local_candidates.
+        self.categorical_moves = _check("categorical_moves", categorical_moves, bool)
 
     def config(self) -> dict[str, Any]:
-        return {"name": self.name} | {key: getattr(self, key) for key in sorted(TPE_OPTIONS)}
+        # Options added later enter only when not their default, so the fingerprint of a sweep
+        # started before they existed stays what it was and its carried state still loads.
+        later = {"categorical_moves"}
+        config = {"name": self.name} | {key: getattr(self, key) for key in sorted(TPE_OPTIONS - later)}
+        return config | {key: True for key in sorted(later) if getattr(self, key)}
 
     @property
     def wants_observations(self) -> bool:
@@ -137,7 +146,9 @@ class TPESearcher(Searcher):
             bad += [_encode(params, p) for p in pending]
         if self.local_fraction > 0 and rng.random() < self.local_fraction:
             top = [_encode(params, observations[i].params) for i in ranked[:_LOCAL_TOP]]
-            candidates = _local_candidates(params, top, self.local_scale, self.n_ei_candidates, rng)
+            candidates = _local_candidates(
+                params, top, self.local_scale, self.n_ei_candidates, rng, self.categorical_moves
+            )
             x = self._choose(params, good, bad, rng, candidates)
         elif self.multivariate:
             x = self._choose(params, good, bad, rng)
@@ -174,12 +185,22 @@ class TPESearcher(Searcher):
 
 
 def _local_candidates(
-    params: Sequence[Param], top: list[list[float]], scale: float, n: int, rng: random.Random
+    params: Sequence[Param],
+    top: list[list[float]],
+    scale: float,
+    n: int,
+    rng: random.Random,
+    categorical_moves: bool = False,
 ) -> list[list[float]]:
     """Gaussian steps around the incumbent, sized by how far the runners-up sit from it.
 
-    Categorical values stay the incumbent's (changing them is a global move, left to TPE);
-    integer steps are at least half a step wide so that neighbouring integers get tried.
+    Integer steps are at least half a step wide so that neighbouring integers get tried.
+    Categorical values: without ``categorical_moves`` they stay the incumbent's, which on an
+    all-categorical space made every local candidate the incumbent itself, so 30 % of
+    proposals re-ran the best configuration and TPE did no better than random search. With
+    it, each candidate moves to a Hamming neighbour: every categorical changes to another
+    choice with probability 1 / (number of categoricals), at least one when nothing else can
+    move, so local search on categoricals is one or two changed choices, ranked by l / g.
     """
     best = top[0]
     sigmas = []
@@ -194,17 +215,34 @@ def _local_candidates(
         spread = math.sqrt(sum((t[j] - best[j]) ** 2 for t in top[1:]) / max(len(top) - 1, 1))
         sigmas.append(max(scale * spread, floor))
     out = []
+    # A categorical of one choice cannot move; when nothing numeric can either, one must.
+    categoricals = [j for j, p in enumerate(params) if isinstance(p, CategoricalParam) and len(p.choices) > 1]
+    must_move = all(isinstance(p, CategoricalParam) for p in params)
     for _ in range(n):
         x = []
+        # No draws when off or without categoricals: numeric sweeps propose exactly as before.
+        moved = _moved(categoricals, must_move, rng) if categorical_moves and categoricals else set()
         for j, p in enumerate(params):
             if isinstance(p, CategoricalParam):
-                x.append(best[j])
+                x.append(_other_choice(p, best[j], rng) if j in moved else best[j])
                 continue
             lo, hi = p.bounds
             v = min(max(best[j] + rng.gauss(0.0, sigmas[j]), lo), hi)
             x.append(p.to_internal(p.from_internal(v)))
         out.append(x)
     return out
+
+
+def _moved(categoricals: list[int], must_move: bool, rng: random.Random) -> set[int]:
+    moved = {j for j in categoricals if rng.random() < 1.0 / len(categoricals)}
+    if not moved and must_move:
+        moved = {categoricals[int(rng.random() * len(categoricals))]}
+    return moved
+
+
+def _other_choice(param: CategoricalParam, current: float, rng: random.Random) -> float:
+    k = int(rng.random() * (len(param.choices) - 1))
+    return float(k if k < current else k + 1)
 
 
 def _encode(params: Sequence[Param], values: dict[str, Any]) -> list[float]:
