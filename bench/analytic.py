@@ -6,7 +6,9 @@ definition drives hpo and Optuna.
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -98,6 +100,40 @@ def mixed(p: dict[str, Any]) -> float:
     )
 
 
+_CELL_OPS = ["none", "skip", "conv1x1", "conv3x3", "pool"]
+_CELL_EDGES = 6
+
+
+def _cell_tables() -> tuple[list[list[float]], list[list[list[float]]]]:
+    # Fixed draws (not a hash of anything), so every run and machine sees the same function.
+    rng = random.Random(201)
+    main = [[rng.gauss(0.0, 1.0) for _ in _CELL_OPS] for _ in range(_CELL_EDGES)]
+    pair = [[[rng.gauss(0.0, 0.7) for _ in _CELL_OPS] for _ in _CELL_OPS] for _ in range(_CELL_EDGES - 1)]
+    return main, pair
+
+
+_CELL_MAIN, _CELL_PAIR = _cell_tables()
+
+
+def cell(p: dict[str, Any]) -> float:
+    """An architecture-cell caricature: six edges, five operations each, all categorical.
+
+    Each edge's operation has its own effect, and neighbouring edges interact (an operation
+    is worth more or less next to another), so the best cell is not the per-edge best and a
+    searcher that models combinations of choices gets there sooner.
+    """
+    ops = [_CELL_OPS.index(p[f"edge{i}"]) for i in range(_CELL_EDGES)]
+    value = sum(_CELL_MAIN[i][k] for i, k in enumerate(ops))
+    return value + sum(_CELL_PAIR[i][ops[i]][ops[i + 1]] for i in range(_CELL_EDGES - 1))
+
+
+def _cell_optimum() -> float:
+    names = [f"edge{i}" for i in range(_CELL_EDGES)]
+    return min(
+        cell(dict(zip(names, ops, strict=True))) for ops in itertools.product(_CELL_OPS, repeat=_CELL_EDGES)
+    )
+
+
 PROBLEMS = [
     Problem(
         "branin",
@@ -130,5 +166,11 @@ PROBLEMS = [
         },
         mixed,
         0.0,
+    ),
+    Problem(
+        "cell",
+        {f"edge{i}": {"type": "categorical", "choices": list(_CELL_OPS)} for i in range(_CELL_EDGES)},
+        cell,
+        _cell_optimum(),
     ),
 ]

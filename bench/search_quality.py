@@ -16,6 +16,10 @@ Optuna TPE's and Optuna GP's:
 
     default_vs_best_optuna=<x>            (<= 1 means hpo's default is at least as good)
 
+Before it, per family of spaces (numeric, mixed, categorical; see FAMILIES), the same ratio and
+hpo TPE's final regret over Optuna TPE's. hpo_tpe is the TPE ``auto`` picks for a new sweep
+(search/auto.py's NEW_TPE_OPTIONS on top of ``--tpe-options``).
+
 Both ratios floor a median regret at the suite's resolution (regret_floor): a tabular suite's
 optimum found by most seeds counts as one step of its table rather than a division by zero.
 
@@ -48,7 +52,17 @@ METHODS = ("hpo_tpe", "optuna_tpe", "hpo_random", "optuna_random", "hpo_gp", "op
 #: The side-by-side columns; hpo_default is not run: it is the trace of the searcher auto picks.
 COLUMNS = ("hpo_default", "hpo_gp", "hpo_tpe", "optuna_tpe", "optuna_gp", "hpo_random")
 BUDGETS = (20, 50, 100)
-TABULAR = ("hpolib:protein_structure", "hpolib:slice_localization", "hpobench:australian", "hpobench:car")
+TABULAR = (
+    "hpolib:protein_structure",
+    "hpolib:slice_localization",
+    "hpobench:australian",
+    "hpobench:car",
+    "nasbench201:cifar10",
+    "nasbench201:cifar100",
+)
+#: Suites by the kind of space, for the per-family ratios (HPOBench's axes are all numeric
+#: indexes; HPOLib has three categoricals of nine; NAS-Bench-201 and ``cell`` are all-categorical).
+FAMILIES = {"mixed": "mixed", "cell": "categorical", "hpolib": "mixed", "nasbench201": "categorical"}
 _FLOOR = 1e-12  # regret floor of the analytic functions, so a solved one does not divide by zero
 
 
@@ -148,7 +162,10 @@ def run_one(task: tuple[str, str, int, int, str, str]) -> tuple[str, str, int, T
     objective = Objective(name, seed)
     start = time.process_time()
     if method == "hpo_tpe":
-        run_hpo(objective, "tpe", seed, trials, json.loads(options_json))
+        from hpo.search.auto import NEW_TPE_OPTIONS
+
+        # The TPE that auto picks for a new sweep; '{"categorical_moves": false}' is the old one.
+        run_hpo(objective, "tpe", seed, trials, NEW_TPE_OPTIONS | json.loads(options_json))
     elif method == "hpo_random":
         run_hpo(objective, "random", seed, trials, {})
     elif method == "hpo_gp":
@@ -179,6 +196,10 @@ def auto_choice(name: str, budget: int) -> str:
 
     space = Objective(name, 0).space
     return "hpo_" + choose_searcher(parse_space(space), budget, 1)
+
+
+def family(name: str) -> str:
+    return FAMILIES.get(name.split(":")[0], "numeric")
 
 
 def geomean(values: list[float]) -> float:
@@ -248,6 +269,7 @@ def main() -> None:
 
     default_ratios = side_by_side(names, methods, budgets, traces)
     time_table(names, methods, budgets, traces)
+    family_table(names, methods, budgets, traces, args.trials)
     if default_ratios:
         print(f"default_vs_best_optuna={geomean(default_ratios):.3f}")
 
@@ -279,6 +301,48 @@ def side_by_side(
                 row += f"{ratio:>14.3f}"
             print(f"{row}  [{pick.removeprefix('hpo_')}]")
     return ratios
+
+
+def family_table(
+    names: list[str],
+    methods: list[str],
+    budgets: list[int],
+    traces: dict[tuple[str, str], list[Trace]],
+    trials: int,
+) -> None:
+    """Per family of spaces: geometric means of hpo default / better Optuna (over suites and
+    budgets, as the last line) and of hpo TPE / Optuna TPE (final regret)."""
+    optuna_methods = [m for m in ("optuna_tpe", "optuna_gp") if m in methods]
+    print("\nper family (geometric means; <= 1 means hpo is at least as good)")
+    for fam in sorted({family(n) for n in names}):
+        suites = [n for n in names if family(n) == fam]
+        cells = []
+        if optuna_methods:
+            ratios = [_default_ratio(n, b, optuna_methods, traces) for n in suites for b in budgets]
+            kept = [r for r in ratios if r is not None]
+            if kept:
+                cells.append(f"default_vs_best_optuna={geomean(kept):.3f}")
+        if "hpo_tpe" in methods and "optuna_tpe" in methods:
+            tpe = [_ratio(n, trials, "hpo_tpe", ["optuna_tpe"], traces) for n in suites]
+            cells.append(f"tpe_vs_optuna_tpe={geomean(tpe):.3f}")
+        print(f"{fam:<12} ({len(suites)} suites) " + " ".join(cells))
+
+
+def _ratio(
+    name: str, budget: int, method: str, others: list[str], traces: dict[tuple[str, str], list[Trace]]
+) -> float:
+    """Median regret of ``method`` over the better of ``others``, both floored (regret_floor)."""
+    floor = regret_floor(name)
+    mine = statistics.median(t.at(budget) for t in traces[(name, method)])
+    best = min(statistics.median(t.at(budget) for t in traces[(name, m)]) for m in others)
+    return max(mine, floor) / max(best, floor)
+
+
+def _default_ratio(
+    name: str, budget: int, others: list[str], traces: dict[tuple[str, str], list[Trace]]
+) -> float | None:
+    pick = auto_choice(name, budget)
+    return _ratio(name, budget, pick, others, traces) if (name, pick) in traces else None
 
 
 def time_table(

