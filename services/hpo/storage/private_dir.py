@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 
@@ -39,3 +40,18 @@ def private_directory(path: Path, what: str) -> bool:
         path.chmod(0o700)
         return True
     return False
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write `path` readable by its owner only, atomically: a reader sees the old file or the
+    new one, never half of one; mkstemp creates it 0600 before any secret is in it."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

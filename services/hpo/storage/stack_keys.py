@@ -11,12 +11,12 @@ stored objects do not belong to an identity, so they stay readable whatever the 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from hpo.storage.private_dir import write_private_file
 
 FILE_NAME = "s3-credentials.json"
 _VERSION = 1
@@ -66,21 +66,10 @@ def for_start(home: Path, endpoint: str) -> StackKeys:
 
 
 def _write_private(path: Path, keys: StackKeys) -> None:
-    """Write `path` readable by its owner only, atomically: a reader sees the old file or the new
-    one, never half of one; mkstemp creates it 0600 before any secret is in it."""
     body = {
         "version": _VERSION,
         "endpoint": keys.endpoint,
         "access_key_id": keys.access_key,
         "secret_access_key": keys.secret_key,
     }
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(body, out, indent=1)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private_file(path, json.dumps(body, indent=1).encode())

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import secrets
 from pathlib import Path
+
+from hpo.storage.private_dir import write_private_file
 
 # SeaweedFS reads security.toml's settings from WEED_* variables; these are its gRPC roles.
 _GRPC_ROLES = (
@@ -106,19 +107,10 @@ def _grpc_material(folder: Path) -> Path:
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = certificate("hpo-embedded-stack", ca_name, key, ca_key, ca=False)
     pem = serialization.Encoding.PEM
-    _write_private(folder / "ca.crt", ca.public_bytes(pem))
-    _write_private(folder / "tls.crt", leaf.public_bytes(pem))
-    _write_private(
+    write_private_file(folder / "ca.crt", ca.public_bytes(pem))
+    write_private_file(folder / "tls.crt", leaf.public_bytes(pem))
+    write_private_file(
         folder / "tls.key",
         key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
     )
     return folder
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `path` 0600 through a temporary file, so a crash leaves the old file or none."""
-    partial = path.with_name(path.name + ".partial")
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-    os.replace(partial, path)
