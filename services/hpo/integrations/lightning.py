@@ -31,7 +31,6 @@ batches) avoid it.
 
 from __future__ import annotations
 
-import math
 import random
 import sys
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Any
 
 from lightning.pytorch import Callback
 
+from hpo.integrations.numbers import finite_number
 from hpo.trial import Trial
 
 CHECKPOINT_FILE = "lightning.ckpt"
@@ -141,6 +141,4 @@ def _scalar(value: Any) -> float | None:
         if value.numel() != 1:
             return None
         value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return float(value) if finite_number(value) else None

@@ -23,13 +23,13 @@ What it does:
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
+from hpo.integrations.numbers import finite_number
 from hpo.trial import Trial
 
 # Trainer's own bookkeeping in the metrics it returns: not results.
@@ -67,7 +67,7 @@ def validation(metrics: dict[str, Any], prefix: str = "eval_") -> dict[str, floa
     out: dict[str, float] = {}
     for name, value in metrics.items():
         short = name.removeprefix(prefix)
-        if short in _NOT_METRICS or not _finite_number(value):
+        if short in _NOT_METRICS or not finite_number(value):
             continue
         out[short] = float(value)
     return out
@@ -82,7 +82,7 @@ class HpoCallback(TrainerCallback):  # type: ignore[misc]
     def on_log(
         self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **_: Any
     ) -> None:
-        numbers = {name: float(v) for name, v in (logs or {}).items() if _finite_number(v)}
+        numbers = {name: float(v) for name, v in (logs or {}).items() if finite_number(v)}
         if numbers and state.global_step > 0:
             self.trial.report(state.global_step, **numbers)
 
@@ -99,7 +99,3 @@ class HpoCallback(TrainerCallback):  # type: ignore[misc]
             return
         with self.trial.checkpoint_dir(state.global_step) as directory:
             shutil.copytree(folder, directory, dirs_exist_ok=True)
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
