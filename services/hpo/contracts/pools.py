@@ -44,9 +44,4 @@ def pool_queue(settings: Settings, pool: str | None) -> str:
             "Name one of them in the spec's `pool:`, or list the pools (the default first) in HPO_POOLS "
             "where you run hpo, as the chart's trainingWorkers do"
         )
-    return pool_queue_name(settings.training_queue, pool)
-
-
-def pool_queue_name(training_queue: str, pool: str) -> str:
-    """The queue of a pool other than the first."""
-    return f"{training_queue}-{pool}"
+    return f"{settings.training_queue}-{pool}"
